@@ -1,0 +1,1 @@
+"""Benchmark suites shipped with pacabench (installed as the package data ``pacabench.suites``)."""
