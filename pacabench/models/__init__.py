@@ -1,1 +1,10 @@
-"""placeholder"""
+"""The PaCa-ViT model zoo; importing this package registers the 14 variants in timm's registry."""
+from pacabench.models.checkpoint import CheckpointError, load_checkpoint
+from pacabench.models.paca_seg_head import PaCaSegHead
+from pacabench.models.paca_teacher import PaCaTeacher
+from pacabench.models.pacavit import RELEASED_FIGURES, ZOO_VARIANTS, PaCaAttention, PaCaViT
+
+__all__ = [
+    "PaCaViT", "PaCaAttention", "PaCaTeacher", "PaCaSegHead",
+    "load_checkpoint", "CheckpointError", "ZOO_VARIANTS", "RELEASED_FIGURES",
+]
