@@ -1,1 +1,11 @@
-"""placeholder"""
+"""The measurement core: honest FLOPs, parameters, peak memory, latency, environment, isolated cells.
+
+- :mod:`~pacabench.measure.flop_handles`: op handles for attention and ``padding='same'`` convolutions;
+- :mod:`~pacabench.measure.meta_trace`: lets the JIT tracer run a model on the meta device;
+- :mod:`~pacabench.measure.flops`: ``count_flops`` (fvcore + handles, cross-checked by FlopCounterMode);
+- :mod:`~pacabench.measure.memory`: CUDA allocator peaks and the CPU live-tensor equivalent;
+- :mod:`~pacabench.measure.timing`: warm-up + repeated timing of inference or training steps;
+- :mod:`~pacabench.measure.mfu`: model FLOP utilisation against a table of device peaks;
+- :mod:`~pacabench.measure.env`: the environment a result was measured in;
+- :mod:`~pacabench.measure.cell`: one cell -> one row (``ROW_COLUMNS``), in-process or isolated.
+"""

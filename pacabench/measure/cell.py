@@ -1,0 +1,319 @@
+"""One cell = one target at one size, batch, dtype, device and mode, measured into one row.
+
+:func:`measure_cell` does the work in-process: build the target on ``meta`` and count parameters and
+GMACs there (any size), predict memory and time, skip the cell if a budget says so, else build it
+for real, measure peak memory, time it and fill every column of :data:`ROW_COLUMNS`.
+:func:`run_isolated` runs it in a fresh child process with a time limit, so a crash, a hang or an
+OOM costs one row, and no allocator peak leaks from one cell into the next.
+"""
+import hashlib
+import json
+import multiprocessing
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+
+from pacabench.measure import memory as mem
+from pacabench.measure.env import device_name
+from pacabench.measure.flops import count_flops, count_params
+from pacabench.measure.mfu import mfu
+from pacabench.measure.timing import make_step, prepare, throughput, time_step
+
+STATUSES = ("ok", "oom", "timeout", "skipped_budget", "error")
+
+ROW_COLUMNS = (
+    "cell_key", "kind", "name", "params_json", "resolution_h", "resolution_w", "tokens", "batch",
+    "dtype", "device", "device_name", "mode", "channels_last", "compile", "status", "message",
+    "params", "gmacs", "gmacs_flopcounter", "flops_method", "flops_agree", "uncounted_ops",
+    "peak_mem_mb", "peak_mem_reserved_mb", "peak_mem_net_mb", "mem_method",
+    "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "latency_samples",
+    "throughput_img_s", "throughput_tok_s", "mfu", "elapsed_s",
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Everything that defines one measurement. ``gmacs`` is always the forward pass, also in train."""
+
+    kind: str                      # "model" | "operator"
+    name: str
+    params: dict                   # JSON-able target parameters
+    height: int
+    width: int
+    batch: int = 1
+    dtype: str = "float32"         # float32 | bfloat16 | float16 (autocast)
+    device: str = "cpu"            # cpu | cuda
+    mode: str = "inference"        # inference | train (forward + backward + AdamW step)
+    metrics: tuple[str, ...] = ("flops", "params", "memory", "latency")
+    channels_last: bool = False
+    compile: bool = False
+    warmup: int = 2
+    min_repeats: int = 5
+    min_time_s: float = 0.5
+    budget_seconds: float | None = None
+    budget_memory_mb: float | None = None
+    timeout_s: float = 600
+
+    @property
+    def params_json(self) -> str:
+        return json.dumps(self.params, sort_keys=True)
+
+    @property
+    def key(self) -> str:
+        """Stable id for --resume: readable prefix, then a hash of every field."""
+        digest = hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        return (f"{self.name}@{self.height}x{self.width}-b{self.batch}-{self.dtype}-{self.device}-"
+                f"{self.mode}-{digest}")
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+class _Skip(Exception):
+    """A cell not run on purpose (budget, predicted OOM): status and message for its row."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _identity_row(cell: Cell) -> dict:
+    row = dict.fromkeys(ROW_COLUMNS)
+    row.update(
+        cell_key=cell.key, kind=cell.kind, name=cell.name, params_json=cell.params_json,
+        resolution_h=cell.height, resolution_w=cell.width, batch=cell.batch, dtype=cell.dtype,
+        device=cell.device, mode=cell.mode, channels_last=cell.channels_last, compile=cell.compile)
+    return row
+
+
+def failed_row(cell: Cell, status: str, message: str) -> dict:
+    """The row of a cell that never reported one itself (a lost worker, a crashed executor)."""
+    row = _identity_row(cell)
+    row.update(status=status, message=message)
+    return row
+
+
+def _count(cell: Cell, row: dict):
+    """Parameters and GMACs on the meta device (nothing allocated); returns the meta build."""
+    from pacabench.targets import build_target  # lazy: the measurement core must not need targets
+
+    built = build_target(cell.kind, cell.name, cell.params, cell.height, cell.width, cell.batch,
+                         device="meta")
+    row["tokens"] = built.tokens
+    if "params" in cell.metrics:
+        row["params"] = count_params(built.module)
+    if "flops" in cell.metrics or cell.budget_seconds is not None:
+        flops = count_flops(built.module, built.inputs)
+        row.update(gmacs=flops.gmacs, gmacs_flopcounter=flops.gmacs_flopcounter,
+                   flops_method=flops.method, flops_agree=flops.agree,
+                   uncounted_ops=flops.uncounted_ops)
+    return built
+
+
+def _estimate_memory(cell: Cell, built) -> mem.MemoryStats:
+    """Peak memory of the cell predicted on meta tensors (float32: an upper bound for autocast)."""
+    model, inputs = prepare(built.module, built.inputs, mode=cell.mode, channels_last=False,
+                            compile=False)
+    step = make_step(model, inputs, mode=cell.mode, dtype="float32", device=torch.device("meta"),
+                     parameters=built.module.parameters())
+    resident = mem.resident_bytes(mem.module_and_input_tensors(built.module, built.inputs))
+    return mem.tracked_peak(step, resident, "meta")
+
+
+_GFLOPS: dict[str, float] = {}
+
+
+def device_gflops(device: torch.device) -> float:
+    """Float32 matmul rate of ``device`` (GFLOP/s), measured once per process: the time predictor."""
+    if device.type not in _GFLOPS:
+        a = torch.randn(512, 512, device=device)
+        best = float("inf")
+        for _ in range(5):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            a @ a
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            best = min(best, time.perf_counter() - start)
+        _GFLOPS[device.type] = 2 * 512**3 / best / 1e9
+    return _GFLOPS[device.type]
+
+
+def _check_budgets(cell: Cell, row: dict, estimate: mem.MemoryStats | None,
+                   device: torch.device) -> None:
+    if estimate is not None:
+        predicted = f"predicted peak memory {estimate.peak_mb:.0f} MB (meta-device estimate)"
+        if cell.budget_memory_mb is not None and estimate.peak_mb > cell.budget_memory_mb:
+            raise _Skip("skipped_budget", f"{predicted} > budget {cell.budget_memory_mb:g} MB")
+        if device.type == "cpu" and estimate.peak_mb > mem.available_ram_mb():
+            raise _Skip("oom", f"{predicted} > available RAM {mem.available_ram_mb():.0f} MB; not run")
+    if cell.budget_seconds is not None and row["gmacs"]:
+        rate = device_gflops(device)
+        step_s = 2 * row["gmacs"] * (3 if cell.mode == "train" else 1) / rate
+        seconds = (cell.warmup + 1) * step_s + max(cell.min_repeats * step_s, cell.min_time_s)
+        if seconds > cell.budget_seconds:
+            raise _Skip("skipped_budget",
+                        f"predicted {seconds:.1f} s > budget {cell.budget_seconds:g} s "
+                        f"({row['gmacs']:.2f} GMACs per pass at {rate:.0f} GFLOP/s, this device's "
+                        "float32 matmul rate)")
+
+
+def _fill_memory(row: dict, stats: mem.MemoryStats) -> None:
+    row.update(peak_mem_mb=stats.peak_mb, peak_mem_reserved_mb=stats.peak_reserved_mb,
+               peak_mem_net_mb=stats.peak_net_mb, mem_method=stats.method)
+
+
+def _run(cell: Cell, row: dict, meta_built) -> None:
+    """Build the cell for real, then measure memory and latency into ``row``."""
+    from pacabench.targets import build_target
+
+    device = torch.device(cell.device)
+    wants_memory, wants_latency = "memory" in cell.metrics, "latency" in cell.metrics
+    try:
+        estimate = _estimate_memory(cell, meta_built)
+    except Exception:  # an op without a meta kernel: no prediction, the cell still runs
+        estimate = None
+    try:
+        _check_budgets(cell, row, estimate, device)
+    except _Skip:
+        if estimate is not None:  # what the cell would have needed, marked as an estimate
+            _fill_memory(row, estimate)
+        raise
+    built = build_target(cell.kind, cell.name, cell.params, cell.height, cell.width, cell.batch,
+                         device=device)
+    model, inputs = prepare(built.module, built.inputs, mode=cell.mode,
+                            channels_last=cell.channels_last, compile=cell.compile)
+    step = make_step(model, inputs, mode=cell.mode, dtype=cell.dtype, device=device,
+                     parameters=built.module.parameters())
+    timing = None
+    if device.type == "cuda":
+        with mem.CudaPeak(device) as peak:
+            if wants_latency:
+                timing = time_step(step, device, warmup=cell.warmup, min_repeats=cell.min_repeats,
+                                   min_time_s=cell.min_time_s)
+            else:
+                step()
+        if wants_memory:
+            _fill_memory(row, peak.stats)
+    else:
+        if wants_memory:
+            resident = mem.resident_bytes(mem.module_and_input_tensors(built.module, inputs))
+            # The dispatch-level tracker cannot see inside compiled code: track an eager step then.
+            tracked = step if not cell.compile else make_step(
+                built.module, inputs, mode=cell.mode, dtype=cell.dtype, device=device,
+                parameters=built.module.parameters())
+            _fill_memory(row, mem.tracked_peak(tracked, resident, device.type))
+        if wants_latency:
+            timing = time_step(step, device, warmup=cell.warmup, min_repeats=cell.min_repeats,
+                               min_time_s=cell.min_time_s)
+    if timing is not None:
+        img_s, tok_s = throughput(cell.batch, row["tokens"], timing.median_ms)
+        row.update(latency_ms_median=timing.median_ms, latency_ms_p10=timing.p10_ms,
+                   latency_ms_p90=timing.p90_ms, latency_samples=timing.samples,
+                   throughput_img_s=img_s, throughput_tok_s=tok_s,
+                   mfu=mfu(row["gmacs"], cell.mode, timing.median_ms, row["device_name"], cell.dtype))
+
+
+def _is_cpu_oom(error: BaseException) -> bool:
+    return isinstance(error, MemoryError) or (
+        isinstance(error, RuntimeError) and "can't allocate memory" in str(error))
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".strip()
+
+
+def measure_cell(cell: Cell, on_progress: Callable[[dict], None] | None = None) -> dict:
+    """Measure ``cell`` in this process; every ROW_COLUMNS key is present (None = not measured).
+
+    ``on_progress`` gets the partial row once parameters and GMACs are known (status still None),
+    so a caller can keep them if the rest of the cell crashes.
+    """
+    start = time.perf_counter()
+    row = _identity_row(cell)
+    try:
+        row["device_name"] = device_name(cell.device)
+        meta_built = _count(cell, row)
+        if on_progress is not None:
+            on_progress(dict(row))
+        if {"memory", "latency"} & set(cell.metrics):
+            _run(cell, row, meta_built)
+        row.update(status="ok", message=None)
+    except _Skip as skip:
+        row.update(status=skip.status, message=str(skip))
+    except torch.OutOfMemoryError as error:
+        row.update(status="oom", message=_one_line(error))
+    except Exception as error:
+        row.update(status="oom" if _is_cpu_oom(error) else "error", message=_one_line(error))
+    row["elapsed_s"] = time.perf_counter() - start
+    return row
+
+
+# --- isolation -------------------------------------------------------------------------------
+
+_PRELOAD = ["torch", "timm", "fvcore.nn", "pacabench", "pacabench.targets", "pacabench.measure.cell"]
+
+
+def _context():
+    """forkserver: children fork from a clean server that imported torch once (about 3 s saved per
+    cell) and never initialised CUDA, whatever the parent did."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(_PRELOAD)
+    return ctx
+
+
+def _child(cell: Cell, conn, measure: Callable) -> None:
+    conn.send(measure(cell, on_progress=conn.send))
+    conn.close()
+
+
+def _exit_message(code: int | None) -> str:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        hint = " (e.g. the kernel's out-of-memory killer)" if -code == signal.SIGKILL else ""
+        return f"measurement process killed by {name}{hint}"
+    return f"measurement process exited with code {code} before reporting"
+
+
+def run_isolated(cell: Cell, measure: Callable = measure_cell) -> dict:
+    """Measure ``cell`` in its own child process, killed after ``cell.timeout_s`` seconds.
+
+    A hang becomes status "timeout", a crash "error" with the exit code; either keeps the
+    parameters and GMACs if the child had counted them. ``measure`` (an importable function with
+    :func:`measure_cell`'s signature) is what the child runs.
+    """
+    ctx = _context()
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child, args=(cell, sender, measure),
+                          name=f"pacabench-cell-{cell.name}")
+    process.start()  # returns once the child exists: the clock starts after the server's preload
+    start = time.perf_counter()
+    sender.close()
+    row = _identity_row(cell)
+    try:
+        deadline = start + cell.timeout_s
+        while True:  # partial rows (status None) until the final one, EOF (crash) or the deadline
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0 or not receiver.poll(remaining):
+                status, message = "timeout", f"no result within the {cell.timeout_s:g} s time limit; killed"
+                break
+            try:
+                row = receiver.recv()
+            except EOFError:
+                process.join()
+                status, message = "error", _exit_message(process.exitcode)
+                break
+            if row["status"] is not None:
+                return row
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join()
+        receiver.close()
+    row.update(status=status, message=message, elapsed_s=time.perf_counter() - start)
+    return row
