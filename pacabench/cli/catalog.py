@@ -1,6 +1,71 @@
-"""Placeholder: the owner of this command group replaces it."""
+"""`pacabench list`: every target pacabench knows by name, one line each."""
+import json
+
 import typer
+
+from pacabench.backbones import PEER_BACKBONES, describe
+from pacabench.models import ZOO_VARIANTS
+from pacabench.operators import OPERATORS
+from pacabench.targets import OPERATOR_PREFIX
+
+OPERATOR_SYNTAX = (
+    "An operator is op:NAME, with optional parameters as a query string op:NAME?key=value&key=value "
+    "(quote it in the shell): op:paca?clusters=49, op:swin?shift=true, "
+    "op:pvt?sr_ratio=4&dim=64&heads=1. Every operator takes stride (pixels per token, default 4), "
+    "dim (width C, default 96) and heads (default 2); its token grid is (H/stride) x (W/stride)."
+)
+HELP = f"""List the PaCa-ViT zoo, the peer backbones and the attention operators, one line each.
+
+Any other timm model name is accepted too (built with timm defaults).
+
+{OPERATOR_SYNTAX}
+
+Examples:
+
+  pacabench list
+
+  pacabench list --json
+
+  pacabench flops 'op:paca?clusters=49' --resolution 896 --json
+"""
+
+
+def _text(value) -> str:
+    """A parameter value as it is written in a spec (true/false, not True/False)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _catalog() -> dict:
+    def model_rows(names):
+        return [{"name": name, "description": describe(name)} for name in names]
+
+    return {
+        "zoo": model_rows(ZOO_VARIANTS),
+        "backbones": model_rows(PEER_BACKBONES),
+        "operators": [{"name": OPERATOR_PREFIX + spec.name, "description": spec.description,
+                       "defaults": spec.defaults} for spec in OPERATORS.values()],
+    }
+
+
+def list_targets(
+    as_json: bool = typer.Option(False, "--json", help="Print the catalog as JSON."),
+) -> None:
+    """`pacabench list`; its help text is HELP."""
+    catalog = _catalog()
+    if as_json:
+        typer.echo(json.dumps(catalog, indent=2))
+        return
+    titles = {"zoo": "PaCa-ViT zoo", "backbones": "Peer backbones",
+              "operators": "Attention operators (op:NAME?key=value&key=value)"}
+    for section, rows in catalog.items():
+        typer.echo(f"{titles[section]}:")
+        width = max(len(row["name"]) for row in rows)
+        for row in rows:
+            defaults = row.get("defaults")
+            params = f" [{' '.join(f'{k}={_text(v)}' for k, v in defaults.items())}]" if defaults else ""
+            typer.echo(f"  {row['name']:<{width}}  {row['description']}{params}")
+        typer.echo("")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("list", help=HELP)(list_targets)

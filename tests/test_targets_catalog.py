@@ -1,0 +1,41 @@
+"""`pacabench list` names every zoo model, peer backbone and operator, in text and JSON."""
+import json
+
+from typer.testing import CliRunner
+
+from pacabench.backbones import PEER_BACKBONES
+from pacabench.cli import app
+from pacabench.models import ZOO_VARIANTS
+from pacabench.operators import OPERATORS
+
+runner = CliRunner()
+
+
+def test_list_json_has_every_target():
+    result = runner.invoke(app, ["list", "--json"])
+    assert result.exit_code == 0
+    catalog = json.loads(result.stdout)
+    assert [row["name"] for row in catalog["zoo"]] == ZOO_VARIANTS
+    assert [row["name"] for row in catalog["backbones"]] == list(PEER_BACKBONES)
+    assert [row["name"] for row in catalog["operators"]] == [f"op:{name}" for name in OPERATORS]
+    paca = catalog["operators"][0]
+    assert paca["defaults"] == {"stride": 4, "dim": 96, "heads": 2, "clusters": 100}
+    swin_t = catalog["backbones"][0]["description"]
+    assert swin_t == "Swin; sizes: multiples of 32; released at 224: 28.3M params, 4.5 GMACs"
+
+
+def test_list_text_one_line_per_target():
+    result = runner.invoke(app, ["list"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    for name in [*ZOO_VARIANTS, *PEER_BACKBONES, *(f"op:{op}" for op in OPERATORS)]:
+        assert sum(line.split()[0] == name for line in lines if line.startswith("  ")) == 1
+    assert any(line.startswith("  op:swin ") and "[stride=4 dim=96 heads=2 window=7 shift=false]" in line
+               for line in lines)
+
+
+def test_list_help_documents_operator_syntax():
+    result = runner.invoke(app, ["list", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "op:NAME?key=value&key=value" in result.stdout
+    assert "pacabench flops 'op:paca?clusters=49' --resolution 896 --json" in result.stdout
