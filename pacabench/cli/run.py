@@ -1,6 +1,240 @@
-"""Placeholder: the owner of this command group replaces it."""
+"""`pacabench run`, `validate`, `zoo` and `env`: run suites and look at what will be measured."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import shlex
+import sys
+from importlib.resources import files
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+from pacabench.runner.suite import Suite, SuiteError, load_suite, parse_suite
+
+DEFAULT_SUITE = "resolution_sweep"
+EXIT_INTERRUPTED = 130
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("run")(run)
+    app.command("validate")(validate)
+    app.command("zoo")(zoo)
+    app.command("env")(env)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _embedded_suites() -> dict[str, object]:
+    return {p.name.removesuffix(".yaml"): p for p in files("pacabench.suites").iterdir()
+            if p.name.endswith(".yaml")}
+
+
+def _load(spec: str) -> Suite:
+    """A suite file path, or the name of a suite shipped with pacabench (e.g. ``ci_smoke``)."""
+    try:
+        if Path(spec).exists():
+            return load_suite(spec)
+        embedded = _embedded_suites()
+        name = Path(spec).name.removesuffix(".yaml")
+        if name in embedded:
+            return parse_suite(embedded[name].read_text(), source=str(embedded[name]))
+    except SuiteError as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2) from None
+    raise _fail(f"SUITE: no file {spec!r} and no shipped suite of that name; shipped suites: "
+                f"{', '.join(sorted(_embedded_suites()))}")
+
+
+def run(
+    suite: Optional[str] = typer.Argument(
+        None, help=f"Suite YAML file, or the name of a shipped suite. Default: {DEFAULT_SUITE}."),
+    device: Optional[str] = typer.Option(
+        None, "--device", help="auto | cpu | cuda; replaces the suite's devices."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Results folder. Default: results/<YYYYmmdd-HHMMSS>_<suite>/."),
+    resume: Optional[Path] = typer.Option(
+        None, "--resume", help="Continue the run in this results folder; cells already done are skipped."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    executor: str = typer.Option("local", "--executor", help="How cells run: local (one at a time)."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report at the end."),
+) -> None:
+    """Run a benchmark suite and write a results folder (CSV, Parquet, env.json, report).
+
+    Examples:
+
+      pacabench run suites/ci_smoke.yaml --out /tmp/smoke
+
+      pacabench run resolution_sweep --device cuda
+
+      pacabench run --resume results/20250101-120000_resolution_sweep
+
+    Exit codes: 0 done; 1 an expectation failed or the report could not be written; 2 unusable input;
+    130 interrupted (rows measured so far are kept: continue with --resume).
+    """
+    from pacabench.runner.cells import resolve_device
+    from pacabench.runner.executor import ExecutorError, make_executor
+    from pacabench.runner.sweep import CSV_NAME, SUITE_NAME, default_run_dir, run_sweep
+
+    if resume is not None and out is not None:
+        raise _fail("--out: not with --resume; the resumed folder is where results go")
+    if resume is not None and not resume.is_dir():
+        raise _fail(f"--resume: {resume} is not a results folder; pass the folder of an earlier run")
+    if suite is None:
+        suite = str(resume / SUITE_NAME) if resume is not None else DEFAULT_SUITE
+    loaded = _load(suite)
+    if device is not None and device not in ("auto", "cpu", "cuda"):
+        raise _fail(f"--device: {device!r} is not a device; use auto, cpu or cuda")
+    devices = {resolve_device(d) for d in ([device] if device else loaded.devices)}
+    if "cuda" in devices and resolve_device("auto") != "cuda":
+        where = "--device" if device else "devices"
+        raise _fail(f"{where}: cuda requested but no CUDA device is visible; use --device cpu or auto")
+    out_dir = resume or out or default_run_dir(loaded.name)
+    if resume is None and (out_dir / CSV_NAME).exists():
+        raise _fail(f"--out: {out_dir} already holds results; continue it with --resume {out_dir} "
+                    f"or choose another --out")
+    try:
+        engine = make_executor(executor)
+    except ExecutorError as exc:
+        raise _fail(f"--executor: {exc}") from None
+
+    summary = run_sweep(loaded, out_dir, engine, resume=resume is not None, device=device,
+                        progress=not quiet, command=shlex.join(["pacabench", *sys.argv[1:]]))
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
+    done = f"; {summary.skipped_done} already done" if summary.skipped_done else ""
+    if summary.interrupted:
+        typer.echo(f"interrupted: rows so far are in {out_dir}; continue with "
+                   f"pacabench run --resume {out_dir}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if not quiet:
+        typer.echo(f"{summary.total} cells ({counts or 'none run'}{done}); results in {out_dir}")
+    reported = no_report or _build_report(out_dir, quiet)
+    failures = _check_expectations(out_dir, loaded)
+    for failure in failures:
+        typer.echo(f"expectation failed: {failure}", err=True)
+    if failures or not reported:
+        raise typer.Exit(1)
+
+
+def _build_report(out_dir: Path, quiet: bool) -> bool:
+    """The analysis part's HTML report, when that part is installed; False if it failed (the
+    results stay on disk and ``pacabench report`` can retry)."""
+    if importlib.util.find_spec("pacabench.report.html") is None:
+        return True
+    from pacabench.report.html import build_report
+
+    try:
+        path = build_report(out_dir)
+    except Exception as exc:  # noqa: BLE001 - a report bug must not hide the measured results
+        typer.echo(f"error: report: {type(exc).__name__}: {exc}; the results are in {out_dir}; "
+                   f"retry with: pacabench report {out_dir}", err=True)
+        return False
+    if not quiet:
+        typer.echo(f"report: {path}")
+    return True
+
+
+def _check_expectations(out_dir: Path, suite: Suite) -> list:
+    if not suite.expectations or importlib.util.find_spec("pacabench.analysis.expectations") is None:
+        return []
+    from pacabench.analysis.expectations import check_expectations
+
+    return list(check_expectations(out_dir, suite.expectations))
+
+
+def validate(files_: list[Path] = typer.Argument(..., metavar="FILE", help="Suite YAML files.")) -> None:
+    """Check suite files without running them: one line per problem, exit 2 if any.
+
+    Example:
+
+      pacabench validate suites/*.yaml
+    """
+    bad = False
+    for path in files_:
+        try:
+            suite = load_suite(path)
+        except SuiteError as exc:
+            bad = True
+            for problem in exc.problems:
+                typer.echo(f"error: {problem}", err=True)
+            continue
+        from pacabench.runner.cells import expand_cells
+
+        typer.echo(f"{path}: ok ({len(suite.targets)} targets, {len(expand_cells(suite))} cells)")
+    if bad:
+        raise typer.Exit(2)
+
+
+def zoo(as_json: bool = typer.Option(False, "--json", help="A JSON list, one object per variant.")) -> None:
+    """Every PaCa-ViT zoo variant at 224 px: parameters and GMACs measured here beside the released ones.
+
+    Example:
+
+      pacabench zoo --json
+    """
+    from pacabench.measure.cell import Cell, measure_cell
+    from pacabench.models import RELEASED_FIGURES, ZOO_VARIANTS
+
+    entries = []
+    for name in ZOO_VARIANTS:
+        row = measure_cell(Cell(kind="model", name=name, params={}, height=224, width=224,
+                                metrics=("flops", "params")))
+        released = RELEASED_FIGURES.get(name, {})
+        entries.append({
+            "name": name, "status": row["status"], "message": row["message"],
+            "params": row["params"], "params_m": _millions(row["params"]), "gmacs": row["gmacs"],
+            "released_params_m": released.get("params_m"), "released_gmacs": released.get("gmacs"),
+            "released_top1": released.get("top1")})
+    if as_json:
+        typer.echo(json.dumps(entries, indent=2))
+        return
+    _print_zoo(entries)
+
+
+def _millions(count) -> float | None:
+    return None if count is None else round(count / 1e6, 3)
+
+
+def _print_zoo(entries: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def fmt(value, spec):
+        return "—" if value is None else format(value, spec)
+
+    table = Table(title="PaCa-ViT zoo at 224x224 (GMACs: 1 multiply-accumulate = 1 FLOP)")
+    table.add_column("variant", no_wrap=True)
+    for column in ("params (M)", "released", "GMACs", "released", "top-1"):
+        table.add_column(column, justify="right")
+    table.add_column("status")
+    for e in entries:
+        table.add_row(e["name"], fmt(e["params_m"], ".2f"), fmt(e["released_params_m"], ".1f"),
+                      fmt(e["gmacs"], ".3f"), fmt(e["released_gmacs"], ".1f"),
+                      fmt(e["released_top1"], ".2f"), e["status"] if e["status"] == "ok" else
+                      f"{e['status']}: {e['message']}")
+    console = Console()
+    console.width = max(console.width, 110)  # full variant names even when piped
+    console.print(table)
+
+
+def env(as_json: bool = typer.Option(False, "--json", help="Print the capture as JSON.")) -> None:
+    """The environment every results folder records (versions, device, CPU, commit).
+
+    Example:
+
+      pacabench env --json
+    """
+    from pacabench.measure.env import capture_env
+
+    captured = capture_env()
+    if as_json:
+        typer.echo(json.dumps(captured, indent=2, default=str))
+        return
+    width = max(map(len, captured))
+    for key, value in captured.items():
+        typer.echo(f"{key:<{width}}  {value}")

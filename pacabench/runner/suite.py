@@ -1,0 +1,368 @@
+"""The suite file: what a sweep measures, validated before anything runs.
+
+A suite is YAML checked against a pydantic schema (unknown keys are errors). ``load_suite`` turns
+every problem into one line ``FILE: FIELD.PATH: problem; fix`` so a user can repair the file without
+reading a traceback. Example::
+
+    name: my_sweep
+    targets:
+      - operator: paca
+        params: {clusters: 49}
+      - model: swin_tiny_patch4_window7_224
+        resolutions: [224, 448]          # per-target override
+    resolutions: [224, "320x640", {start: 256, stop: 512, step: 128}]
+    budget: {seconds: 20}
+    expectations: {op:paca: linear}
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt,
+                      PrivateAttr, ValidationError, ValidationInfo, field_serializer, field_validator,
+                      model_validator)
+
+Dtype = Literal["float32", "bfloat16", "float16"]
+Mode = Literal["inference", "train"]
+Device = Literal["auto", "cpu", "cuda"]
+Metric = Literal["flops", "params", "memory", "latency"]
+Expectation = Literal["linear", "quadratic"]
+
+
+class SuiteError(Exception):
+    """A suite that cannot be used; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _parse_size(value: Any) -> list[tuple[int, int]]:
+    """One resolution item -> the (height, width) sizes it stands for."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a size like 224, \"320x640\" or {{start, stop, step}}, got {value!r}")
+    if isinstance(value, int):
+        sizes = [(value, value)]
+    elif isinstance(value, str):
+        parts = value.lower().replace(" ", "").split("x")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise ValueError(f"expected \"HxW\" such as \"320x640\", got {value!r}")
+        sizes = [(int(parts[0]), int(parts[1]))]
+    elif isinstance(value, dict):
+        sizes = [(r, r) for r in _expand_range(value)]
+    else:
+        raise ValueError(f"expected a size like 224, \"320x640\" or {{start, stop, step}}, "
+                         f"got {type(value).__name__} {value!r}")
+    for h, w in sizes:
+        if h <= 0 or w <= 0:
+            raise ValueError(f"sizes must be positive, got {h}x{w}")
+    return sizes
+
+
+def _expand_range(spec: dict) -> list[int]:
+    """{start, stop, step} -> start, start+step, ... up to and including stop."""
+    if set(spec) != {"start", "stop", "step"}:
+        raise ValueError(f"a range needs exactly the keys start, stop, step (stop included), "
+                         f"got {sorted(spec)}")
+    start, stop, step = (spec[k] for k in ("start", "stop", "step"))
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop, step)):
+        raise ValueError(f"start, stop and step must be integers, got {spec}")
+    if step <= 0 or stop < start:
+        raise ValueError(f"a range needs step > 0 and stop >= start, got {spec}")
+    return list(range(start, stop + 1, step))
+
+
+ResolutionItem = Annotated[list[tuple[int, int]], BeforeValidator(_parse_size)]
+
+
+def _flatten(items: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """Sizes in the order written, duplicates dropped."""
+    return list(dict.fromkeys(size for item in items for size in item))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_serializer("resolutions", check_fields=False)
+    def _sizes_as_text(self, items: list[list[tuple[int, int]]] | None) -> list[str] | None:
+        """Dump sizes as "HxW" strings, which load back to the same sizes."""
+        return None if items is None else [f"{h}x{w}" for h, w in _flatten(items)]
+
+
+class TargetEntry(_Strict):
+    """One thing to sweep: a backbone (``model:``) or a single attention operator (``operator:``)."""
+
+    model: str | None = None
+    operator: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+    resolutions: list[ResolutionItem] | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, name: str | None) -> str | None:
+        if name is not None:
+            _check_target("model", name)
+        return name
+
+    @field_validator("operator")
+    @classmethod
+    def _known_operator(cls, name: str | None) -> str | None:
+        if name is not None:
+            _check_target("operator", name)
+        return name
+
+    @field_validator("params")
+    @classmethod
+    def _known_params(cls, params: dict, info: ValidationInfo) -> dict:
+        from pacabench.targets import TargetError
+
+        model, operator = info.data.get("model"), info.data.get("operator")
+        if params and (model is None) != (operator is None):
+            try:
+                _parse("model" if model else "operator", model or operator, params)
+            except TargetError as exc:
+                raise ValueError(str(exc)) from None
+        return params
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "TargetEntry":
+        if (self.model is None) == (self.operator is None):
+            raise ValueError("give exactly one of `model: NAME` or `operator: NAME`")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "model" if self.model is not None else "operator"
+
+    @property
+    def spec(self) -> tuple[str, str, dict]:
+        """(kind, name, params) as the targets module parses them (params type-checked there)."""
+        return _parse(self.kind, self.model or self.operator, self.params)
+
+    @property
+    def display_label(self) -> str:
+        """Label in results and expectations: explicit ``label``, else name / ``op:<name>``."""
+        _, name, _ = self.spec
+        return self.label or default_label(self.kind, name)
+
+
+class Budget(_Strict):
+    """Per-cell limits: a cell predicted to exceed them is counted (FLOPs, params) but not timed."""
+
+    seconds: PositiveFloat | None = None
+    memory_mb: PositiveFloat | None = None
+
+
+class Suite(_Strict):
+    """A sweep: every target at every size x batch x dtype x mode x device.
+
+    ``repeats`` / ``min_time_s`` / ``warmup`` drive timing (at least ``repeats`` timed runs and at
+    least ``min_time_s`` seconds); ``timeout_s`` kills a cell's process; ``budget`` skips timing cells
+    predicted to exceed it; ``expectations`` (label -> linear | quadratic, on GMACs) are checked after
+    the run; ``baseline`` names a results folder or CSV to compare a run with (``pacabench compare``).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    targets: list[TargetEntry] = Field(min_length=1)
+    resolutions: list[ResolutionItem] = Field(default_factory=lambda: [[(224, 224)]], min_length=1)
+    batch_sizes: list[PositiveInt] = Field(default_factory=lambda: [1], min_length=1)
+    dtypes: list[Dtype] = Field(default_factory=lambda: ["float32"], min_length=1)
+    modes: list[Mode] = Field(default_factory=lambda: ["inference"], min_length=1)
+    devices: list[Device] = Field(default_factory=lambda: ["auto"], min_length=1)
+    metrics: list[Metric] = Field(default_factory=lambda: ["flops", "params", "memory", "latency"],
+                                  min_length=1)
+    channels_last: bool = False
+    compile: bool = False
+    warmup: Annotated[int, Field(ge=0)] = 2
+    repeats: PositiveInt = 5
+    min_time_s: Annotated[float, Field(ge=0)] = 0.5
+    timeout_s: PositiveFloat = 600
+    budget: Budget = Field(default_factory=Budget)
+    expectations: dict[str, Expectation] = Field(default_factory=dict)
+    baseline: str | None = None
+    _source_text: str | None = PrivateAttr(default=None)
+    _source: str | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> str | None:
+        """The file the suite was loaded from, if any."""
+        return self._source
+
+    def to_yaml(self) -> str:
+        """The suite file as written when it was loaded from one, else an equivalent dump."""
+        if self._source_text is not None:
+            return self._source_text
+        data = self.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+        return yaml.safe_dump(data, sort_keys=False)
+
+    def sizes_for(self, entry: TargetEntry) -> list[tuple[int, int]]:
+        """The (height, width) sizes one target is measured at."""
+        return _flatten(entry.resolutions if entry.resolutions is not None else self.resolutions)
+
+    def labels(self) -> list[str]:
+        return [t.display_label for t in self.targets]
+
+
+def default_label(kind: str, name: str) -> str:
+    return f"op:{name}" if kind == "operator" else name
+
+
+def row_label(row) -> str:
+    """Label of a results row (dict or pandas row): its ``label`` column, else name / ``op:<name>``."""
+    label = row.get("label")
+    if isinstance(label, str) and label:
+        return label
+    return default_label(row["kind"], row["name"])
+
+
+def _parse(kind: str, name: str, params: dict | None = None) -> tuple[str, str, dict]:
+    """Parse through ``pacabench.targets``, which owns target names, parameters and their errors."""
+    from pacabench.targets import parse_target
+
+    spec = f"op:{name}" if kind == "operator" else name
+    if params:
+        spec += "?" + "&".join(f"{key}={str(value).lower() if isinstance(value, bool) else value}"
+                               for key, value in params.items())
+    return parse_target(spec)
+
+
+def _check_target(kind: str, name: str) -> None:
+    from pacabench.targets import TargetError
+
+    try:
+        parsed_kind, _, _ = _parse(kind, name)
+    except TargetError as exc:
+        raise ValueError(str(exc)) from None
+    if parsed_kind != kind:
+        raise ValueError(f"{name!r} is an {parsed_kind}; "
+                         f"write it as `{parsed_kind}: {name.removeprefix('op:')}`")
+
+
+# ---------------------------------------------------------------- loading and error messages
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite file; raise SuiteError listing every problem, one per line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SuiteError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    return parse_suite(text, source=str(path))
+
+
+def parse_suite(text: str, source: str = "<suite>") -> Suite:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SuiteError([f"{source}: {_yaml_problem(exc)}"]) from None
+    if not isinstance(data, dict):
+        raise SuiteError([f"{source}: expected a mapping with at least `name:` and `targets:`, "
+                          f"got {type(data).__name__}"])
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as exc:
+        raise SuiteError([f"{source}: {_format_error(err)}" for err in exc.errors()]) from None
+    problems = _semantic_problems(suite)
+    if problems:
+        raise SuiteError([f"{source}: {p}" for p in problems])
+    suite._source_text, suite._source = text, source
+    return suite
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{where}malformed YAML: {problem}; fix the syntax there (indentation, ':' and quotes)"
+
+
+def _field_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith(("function-", "list[", "tuple[", "constrained-")):
+            continue  # pydantic's internal validator names
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _schema_at(loc: tuple) -> type[BaseModel]:
+    """The schema whose keys apply at ``loc`` (for 'unknown key' hints)."""
+    nested = {"targets": TargetEntry, "budget": Budget}
+    return nested.get(loc[0], Suite) if loc else Suite
+
+
+def _format_error(err: dict) -> str:
+    loc, kind, msg = err["loc"], err["type"], err["msg"]
+    path = _field_path(loc)
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_schema_at(loc[:-1]).model_fields)
+        return f"{path}: unknown key; allowed keys here: {allowed}"
+    if kind == "missing":
+        return f"{path}: required field missing"
+    if kind == "value_error":
+        return f"{path}: {msg.removeprefix('Value error, ')}"
+    got = err.get("input")
+    shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+    return f"{path}: {msg}{shown}"
+
+
+def _semantic_problems(suite: Suite) -> list[str]:
+    """Cross-field checks: unique labels, expectations naming labels, parameters that go together,
+    and sizes each target can take (the targets part's own rules)."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(suite.targets):
+        label = entry.display_label
+        if label in seen:
+            problems.append(f"targets[{i}].label: label {label!r} already used by targets[{seen[label]}]; "
+                            f"give one of them a distinct `label:`")
+        seen.setdefault(label, i)
+        kind, name, params = entry.spec
+        problem = _params_problem(kind, name, params)
+        if problem:
+            problems.append(f"targets[{i}].params: {problem}")
+            continue
+        where = f"targets[{i}].resolutions" if entry.resolutions is not None else "resolutions"
+        items = entry.resolutions if entry.resolutions is not None else suite.resolutions
+        for j, item in enumerate(items):
+            problem = next(filter(None, (_size_problem(kind, name, params, h, w) for h, w in item)), None)
+            if problem:
+                problems.append(f"{where}[{j}]: does not fit targets[{i}]: {problem}")
+    for label in suite.expectations:
+        if label not in seen:
+            problems.append(f"expectations.{label}: no target has this label; labels: {', '.join(seen)}")
+    return problems
+
+
+def _params_problem(kind: str, name: str, params: dict) -> str | None:
+    """Parameters that parse one by one but do not go together (e.g. heads not dividing dim)."""
+    from pacabench.operators import OPERATORS
+
+    try:
+        if kind == "operator":
+            OPERATORS[name].resolve(params)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _size_problem(kind: str, name: str, params: dict, height: int, width: int) -> str | None:
+    """The targets part's own size rule for this target, as a message, or None when it fits."""
+    from pacabench.backbones import check_size
+    from pacabench.operators import OPERATORS
+
+    try:
+        if kind == "model":
+            check_size(name, height, width)
+        else:
+            OPERATORS[name].grid(height, width, **params)
+    except ValueError as exc:
+        return str(exc)
+    return None

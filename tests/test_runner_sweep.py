@@ -1,0 +1,119 @@
+"""The sweep's bookkeeping (streaming rows, resume, Ctrl-C, executors) with a stand-in for the
+measurement core, so these tests take milliseconds; test_runner_cli.py runs the real thing."""
+import csv
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pacabench.cli import app
+from pacabench.measure.cell import ROW_COLUMNS
+from pacabench.runner import executor as executor_module
+from pacabench.runner.executor import Executor, ExecutorError, LocalExecutor, make_executor
+from pacabench.runner.suite import parse_suite
+from pacabench.runner.sweep import RESULT_COLUMNS, run_sweep
+
+SUITE = ("name: tiny\ntargets:\n  - operator: paca\n  - {operator: vit, label: global}\n"
+         "resolutions: [64, 128]\nmetrics: [flops, params]\n")
+
+
+class Counting:
+    """A measurement stand-in: records which cells ran; ``status`` picks a row status per cell."""
+
+    def __init__(self, status=lambda cell: "ok", interrupt_after=None):
+        self.ran, self._status, self._interrupt_after = [], status, interrupt_after
+
+    def __call__(self, cell):
+        if self._interrupt_after is not None and len(self.ran) == self._interrupt_after:
+            raise KeyboardInterrupt
+        self.ran.append(cell.key)
+        row = dict.fromkeys(ROW_COLUMNS)
+        row.update(cell_key=cell.key, kind=cell.kind, name=cell.name, resolution_h=cell.height,
+                   resolution_w=cell.width, batch=cell.batch, dtype=cell.dtype, device=cell.device,
+                   mode=cell.mode, status=self._status(cell), gmacs=cell.height / 1000,
+                   uncounted_ops=["aten::softmax"])
+        return row
+
+
+def read_rows(out):
+    with (out / "results.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def sweep(out, run, resume=False, text=SUITE):
+    return run_sweep(parse_suite(text), out, LocalExecutor(run=run), resume=resume, progress=False,
+                     command="pacabench run tiny.yaml")
+
+
+def test_results_folder_has_every_file_and_column(tmp_path):
+    summary = sweep(tmp_path, Counting())
+    rows = read_rows(tmp_path)
+    assert list(rows[0]) == list(RESULT_COLUMNS) == [*ROW_COLUMNS, "label"]
+    assert [(r["label"], r["resolution_h"], r["status"]) for r in rows] == [
+        ("op:paca", "64", "ok"), ("op:paca", "128", "ok"), ("global", "64", "ok"), ("global", "128", "ok")]
+    assert rows[0]["uncounted_ops"] == '["aten::softmax"]' and rows[0]["message"] == ""
+    assert summary.total == 4 and summary.statuses == {"ok": 4} and not summary.interrupted
+    parquet = pd.read_parquet(tmp_path / "results.parquet")
+    assert list(parquet["gmacs"]) == [0.064, 0.128, 0.064, 0.128]
+    assert parse_suite((tmp_path / "suite.yaml").read_text()).name == "tiny"
+    env = json.loads((tmp_path / "env.json").read_text())
+    assert env["suite"] == "tiny" and env["command"] == "pacabench run tiny.yaml" and "time" in env
+
+
+def test_resume_runs_only_cells_not_done(tmp_path):
+    first = Counting(status=lambda cell: "error" if cell.name == "vit" and cell.height == 128 else "ok")
+    sweep(tmp_path, first)
+    assert len(first.ran) == 4
+    second = Counting()
+    summary = sweep(tmp_path, second, resume=True)
+    # the error cell runs again; ok cells are not measured twice
+    assert second.ran == [first.ran[3]]
+    assert summary.skipped_done == 3
+    rows = read_rows(tmp_path)
+    assert sorted(r["status"] for r in rows) == ["ok"] * 4 and len({r["cell_key"] for r in rows}) == 4
+    assert len(json.loads((tmp_path / "env.json").read_text())["resumed"]) == 1
+    third = Counting()
+    sweep(tmp_path, third, resume=True)
+    assert third.ran == []
+
+
+def test_ctrl_c_keeps_finished_rows_and_resume_finishes(tmp_path):
+    summary = sweep(tmp_path, Counting(interrupt_after=3))
+    assert summary.interrupted
+    assert len(read_rows(tmp_path)) == 3 and len(pd.read_parquet(tmp_path / "results.parquet")) == 3
+    rest = Counting()
+    sweep(tmp_path, rest, resume=True)
+    assert len(rest.ran) == 1 and len(read_rows(tmp_path)) == 4
+
+
+def test_cli_exits_130_on_ctrl_c(tmp_path, monkeypatch):
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(SUITE)
+    monkeypatch.setattr(executor_module, "make_executor",
+                        lambda name: LocalExecutor(run=Counting(interrupt_after=1)))
+    result = CliRunner().invoke(app, ["run", str(suite), "--out", str(tmp_path / "r"), "--quiet"])
+    assert result.exit_code == 130
+    assert f"continue with pacabench run --resume {tmp_path / 'r'}" in result.stderr
+    assert len(read_rows(tmp_path / "r")) == 1
+
+
+def test_cli_refuses_to_overwrite_a_run_and_unknown_executor(tmp_path):
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(SUITE)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "results.csv").write_text("cell_key\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", str(suite), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "already holds results; continue it with --resume" in result.stderr
+    result = runner.invoke(app, ["run", str(suite), "--out", str(tmp_path / "s"), "--executor", "slurm"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: --executor: unknown executor 'slurm'; choose one of: local"
+    result = runner.invoke(app, ["run", "no_such_suite"])
+    assert result.exit_code == 2 and "shipped suites: ci_smoke, clusters_ablation" in result.stderr
+
+
+def test_executor_registry():
+    assert isinstance(make_executor("local"), Executor)
+    with pytest.raises(ExecutorError, match="unknown executor 'ray2'; choose one of: local"):
+        make_executor("ray2")
