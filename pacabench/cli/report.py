@@ -1,6 +1,108 @@
-"""Placeholder: the owner of this command group replaces it."""
+"""`pacabench report` and `pacabench compare`: render a results folder, check a run against a baseline."""
+from __future__ import annotations
+
+from pathlib import Path
+
 import typer
+
+from pacabench.analysis.results import ResultsError
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("report")(report)
+    app.command("compare")(compare)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def report(
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A results folder written by `pacabench run`."),
+    open_: bool = typer.Option(False, "--open", help="Open report.html in the default browser."),
+) -> None:
+    """Fit the scaling verdicts, draw the plots and write RUN_DIR/report.html (one self-contained file).
+
+    Examples:
+
+      pacabench report results/20250101-120000_resolution_sweep
+
+      pacabench report results/20250101-120000_resolution_sweep --open
+
+    Exit codes: 0 written and every expectation of the suite met, 1 an expectation failed (each printed with the reason), 2 unusable input.
+    """
+    from pacabench.analysis.expectations import check_expectations
+    from pacabench.analysis.results import load_run
+    from pacabench.report.html import build_report
+
+    if not run_dir.is_dir():
+        raise _fail(f"RUN_DIR: {run_dir} is not a folder; pass a results folder (results/<run>/)")
+    try:
+        run = load_run(run_dir)
+        path = build_report(run_dir)
+    except ResultsError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"report: {path}")
+    if open_:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    failures = check_expectations(run.df, run.suite.get("expectations") or {})
+    for failure in failures:
+        typer.echo(f"expectation failed: {failure}", err=True)
+    if failures:
+        raise typer.Exit(1)
+
+
+def compare(
+    baseline: Path = typer.Argument(..., metavar="BASELINE", help="Baseline results folder or CSV."),
+    run: Path = typer.Argument(..., metavar="RUN", help="Results folder or CSV to check."),
+    tolerance: float = typer.Option(0.10, "--tolerance", min=0.0,
+                                    help="Allowed relative change of latency and peak memory (0.1 = 10%)."),
+    update: bool = typer.Option(False, "--update",
+                                help="Write RUN's params and GMACs as the new BASELINE (timings dropped)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the differences as JSON records."),
+) -> None:
+    """Check RUN against BASELINE: params and GMACs must match exactly; latency and peak memory within --tolerance, compared only between rows of the same device (type and name).
+
+    Examples:
+
+      pacabench compare results/baselines/ci_smoke results/20250101-120000_ci_smoke
+
+      pacabench compare old/results.csv new/results.csv --tolerance 0.2 --json
+
+      pacabench compare results/baselines/ci_smoke results/20250101-120000_ci_smoke --update
+
+    --update is how an intended change of a count is accepted: it rewrites BASELINE/results.csv (or BASELINE itself if it is a .csv) from RUN, keeping counts and emptying machine-specific columns; commit the result.
+
+    Exit codes: 0 within bounds (or baseline updated), 1 regression, 2 unusable input.
+    """
+    from pacabench.analysis.compare import compare_runs, update_baseline
+
+    if update:
+        try:
+            written = update_baseline(baseline, run)
+        except ResultsError as exc:
+            raise _fail(str(exc)) from None
+        typer.echo(f"baseline updated: {written} (counts of {run})")
+        return
+    table, code = compare_runs(baseline, run, tolerance=tolerance)
+    if code == 2:
+        raise _fail(table.attrs["error"])
+    if as_json:
+        typer.echo(table.to_json(orient="records", indent=1))
+    else:
+        _print_table(table, tolerance)
+    if code:
+        typer.echo(f"regression: {int((table['status'] == 'regression').sum())} difference(s) beyond bounds; "
+                   f"if intended, accept them with: pacabench compare {baseline} {run} --update", err=True)
+        raise typer.Exit(code)
+
+
+def _print_table(table, tolerance: float) -> None:
+    if table.empty:
+        typer.echo(f"no differences: counts equal, timings within {tolerance:.0%}")
+        return
+    shown = table.assign(change=[f"{c:+.1%}" if c == c and c is not None else "" for c in table["change"]])
+    typer.echo(shown.fillna("").to_string(index=False))

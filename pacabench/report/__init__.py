@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Seaborn PNGs and the self-contained ``report.html`` of a results folder."""

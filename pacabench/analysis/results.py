@@ -1,0 +1,136 @@
+"""Read a results folder (or CSV) into a labelled DataFrame that every analysis shares.
+
+Each row gets a ``label`` (the runner's :func:`pacabench.runner.suite.row_label`: model name,
+``op:<name>`` or the suite's explicit label) and a ``series``: the label, plus the settings that
+tell apart several measured series of the same label (batch, dtype, device, ...). A fit, a plot
+line and a crossover are always computed over one series, so runs that sweep batch sizes or dtypes
+never mix them into one curve.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+# Metrics the analysis understands: column -> (short title, unit).
+METRICS = {
+    "gmacs": ("GMACs", "GMACs"),
+    "peak_mem_mb": ("Peak memory", "MB"),
+    "latency_ms_median": ("Latency (median)", "ms"),
+    "throughput_img_s": ("Throughput", "images/s"),
+}
+COUNTED_METRICS = ("gmacs", "params")  # exact counts: also present on oom / skipped cells
+
+# Columns that define a measured cell apart from its resolution; several values of one of them
+# within a label make several series.
+SERIES_COLUMNS = ("params_json", "batch", "dtype", "device", "mode", "channels_last", "compile")
+# Columns that make two series comparable (crossovers pair PaCa with peers only inside one context).
+CONTEXT_COLUMNS = ("kind", "batch", "dtype", "device", "mode", "channels_last", "compile")
+REQUIRED_COLUMNS = ("kind", "name", "params_json", "resolution_h", "resolution_w", "tokens", "batch",
+                    "dtype", "device", "mode", "status", "params", "gmacs")
+
+
+class ResultsError(Exception):
+    """Unusable results input; the message is one line naming the file and the fix."""
+
+
+@dataclass
+class Run:
+    """A results folder: rows plus the suite and environment stored beside them."""
+
+    df: pd.DataFrame
+    directory: Path | None
+    suite: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.suite.get("name") or (self.directory.name if self.directory else "results"))
+
+
+def results_csv(path: str | Path) -> Path:
+    """The results file a path stands for: the path itself, or ``results.csv`` inside a folder."""
+    path = Path(path)
+    return path / "results.csv" if path.is_dir() else path
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """Rows of a results folder / CSV / Parquet file, labelled; ResultsError when unusable."""
+    file = results_csv(path)
+    if not file.exists():
+        raise ResultsError(f"{path}: no results.csv found; pass a run folder (results/<run>/) or a results CSV")
+    try:
+        df = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is an unusable input
+        raise ResultsError(f"{file}: cannot read: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ResultsError(f"{file}: missing columns {', '.join(missing)}; expected a pacabench results.csv")
+    if df.empty:
+        raise ResultsError(f"{file}: no rows; run a suite first (pacabench run SUITE)")
+    return label_rows(df)
+
+
+def load_run(path: str | Path) -> Run:
+    """A results folder with its ``suite.yaml`` and ``env.json`` (both optional)."""
+    path = Path(path)
+    directory = path if path.is_dir() else path.parent
+    df = load_results(path)
+    suite, env = {}, {}
+    try:
+        if (directory / "suite.yaml").exists():
+            suite = yaml.safe_load((directory / "suite.yaml").read_text()) or {}
+        if (directory / "env.json").exists():
+            env = json.loads((directory / "env.json").read_text())
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ResultsError(f"{directory}: unreadable suite.yaml or env.json: {str(exc).splitlines()[0]}") from None
+    return Run(df=df, directory=directory, suite=suite, env=env)
+
+
+def label_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``label``, ``series`` and ``resolution`` (e.g. '224 px', '320x640 px') columns."""
+    from pacabench.runner.suite import row_label
+
+    df = df.copy()
+    for col in ("channels_last", "compile"):
+        if col not in df.columns:
+            df[col] = False
+    df["label"] = [row_label(row) for row in df.to_dict("records")]
+    df["series"] = df["label"]
+    for label, rows in df.groupby("label", sort=False):
+        varying = [c for c in SERIES_COLUMNS if rows[c].astype(str).nunique() > 1]
+        if varying:
+            suffix = rows[varying].astype(str).apply(
+                lambda r: ", ".join(f"{c}={r[c]}" for c in varying), axis=1)
+            df.loc[rows.index, "series"] = label + " [" + suffix + "]"
+    df["resolution"] = [resolution_text(h, w) for h, w in zip(df["resolution_h"], df["resolution_w"])]
+    return df
+
+
+def resolution_text(h: int, w: int) -> str:
+    return f"{int(h)} px" if int(h) == int(w) else f"{int(h)}x{int(w)} px"
+
+
+def metric_rows(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Rows that carry a usable value of ``metric``.
+
+    Counts (GMACs, params) are exact whatever happened at run time, so cells that ran out of memory
+    or were skipped over budget still contribute them; measured metrics come only from ``ok`` cells.
+    """
+    values = pd.to_numeric(df[metric], errors="coerce")
+    usable = values.notna() & (values > 0)
+    if metric in COUNTED_METRICS:
+        usable &= df["status"] != "error"
+    else:
+        usable &= df["status"] == "ok"
+    out = df[usable].copy()
+    out[metric] = values[usable].astype(float)
+    return out
+
+
+def is_paca(label: str) -> bool:
+    """PaCa operators (op:paca, op:paca_mlp, ...) and the PaCa-ViT zoo (pacavit_*)."""
+    return "paca" in label.lower()

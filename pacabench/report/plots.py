@@ -1,0 +1,196 @@
+"""Seaborn PNGs of a run: log-log cost against tokens per metric, and the zoo against its tables.
+
+One figure per (metric, kind): operators and whole models have different token counts at one
+resolution, so they are never drawn on the same axes. Each line is one series; its legend gives the
+upper-half exponent k (the one the verdict uses). Cells that ran out of memory, were skipped over
+budget, timed out or failed are drawn as crosses: at their counted GMACs on the GMACs plot, along
+the bottom edge (at their token count) on the plots of measured metrics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+from matplotlib.transforms import blended_transform_factory  # noqa: E402
+
+from pacabench.analysis.results import METRICS, metric_rows  # noqa: E402
+from pacabench.analysis.scaling import fit_upper_half  # noqa: E402
+
+PLOT_METRICS = ("gmacs", "peak_mem_mb", "latency_ms_median", "throughput_img_s")
+FAILED = ("oom", "skipped_budget", "timeout", "error")
+DPI = 110
+
+
+@dataclass(frozen=True)
+class Plot:
+    path: Path
+    title: str
+    caption: str
+
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+
+
+def palette(df: pd.DataFrame) -> dict[str, tuple[tuple, str]]:
+    """One fixed (colour, marker) per series across every figure of a report, PaCa first."""
+    series = sorted(df["series"].unique(), key=lambda s: ("paca" not in s.lower(), s))
+    colours = sns.color_palette("colorblind", max(len(series), 1))
+    return {s: (colours[i % len(colours)], MARKERS[i % len(MARKERS)]) for i, s in enumerate(series)}
+
+
+def write_plots(df: pd.DataFrame, out_dir: str | Path, verdicts: pd.DataFrame | None = None) -> list[Plot]:
+    """Write every figure the run supports into ``out_dir``; return them in report order.
+
+    ``verdicts`` (a ``scaling_table``) adds each series' verdict to its legend entry.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    colours = palette(df)
+    plots = []
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
+        for kind in ("operator", "model"):
+            part = df[df["kind"] == kind]
+            for metric in PLOT_METRICS:
+                rows = metric_rows(part, metric) if metric in part.columns else part.iloc[0:0]
+                if rows.empty or rows.groupby("series")["tokens"].nunique().max() < 2:
+                    continue  # nothing to plot, or single sizes only (e.g. a zoo at 224 px)
+                fig = cost_figure(part, metric, colours, verdicts)
+                path = out_dir / f"{metric}_{kind}s.png"
+                fig.savefig(path, dpi=DPI, bbox_inches="tight")
+                plt.close(fig)
+                plots.append(Plot(path, f"{METRICS[metric][0]} vs tokens, {kind}s", _caption(metric)))
+        zoo = _zoo_plot(df, out_dir)
+    return plots if zoo is None else [*plots, zoo]
+
+
+def cost_figure(df: pd.DataFrame, metric: str, colours: dict, verdicts: pd.DataFrame | None = None):
+    title, unit = METRICS[metric]
+    rows = metric_rows(df, metric)
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for series in [s for s in colours if s in set(rows["series"])]:
+        part = rows[rows["series"] == series].sort_values("tokens")
+        colour, marker = colours[series]
+        sns.lineplot(data=part, x="tokens", y=metric, marker=marker, markersize=7, color=colour, ax=ax,
+                     label=_legend(series, metric, part, verdicts), errorbar=None)
+    failed = df[df["status"].isin(FAILED)]
+    if metric != "gmacs":
+        failed = failed.assign(**{metric: np.nan})
+    _mark_failed(ax, failed, metric, colours)
+    ax.set(xscale="log", yscale="log", xlabel="tokens N at the first attention stage (log)",
+           ylabel=f"{title} ({unit}, log)")
+    ax.set_title(f"{title} vs tokens ({df['kind'].iloc[0]}s)", pad=12, fontweight="bold")
+    for axis in (ax.xaxis, ax.yaxis):
+        _plain_log_ticks(axis)
+    _resolution_axis(ax, df, rows, metric)
+    handles, labels = ax.get_legend_handles_labels()
+    if len(failed):
+        handles.append(Line2D([], [], marker="x", color="0.3", linestyle="none", markersize=8))
+        labels.append("oom / skipped / timeout / error" + ("" if metric == "gmacs" else " (not measured)"))
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return fig
+
+
+def _legend(series: str, metric: str, part: pd.DataFrame, verdicts: pd.DataFrame | None) -> str:
+    fit = fit_upper_half(part["tokens"], part[metric])
+    text = series if fit is None else f"{series}  k={fit.k:.2f}"
+    if verdicts is not None:
+        match = verdicts[(verdicts["series"] == series) & (verdicts["metric"] == metric)]
+        if len(match):
+            text += f" ({match['verdict'].iloc[0]})"
+    return text
+
+
+def _mark_failed(ax, failed: pd.DataFrame, metric: str, colours: dict) -> None:
+    """Crosses for cells without a measured value: at their GMACs, or on the bottom edge."""
+    bottom = blended_transform_factory(ax.transData, ax.transAxes)
+    for _, row in failed.iterrows():
+        value = pd.to_numeric(row[metric], errors="coerce")
+        colour = colours[row["series"]][0]
+        if pd.notna(value) and value > 0:
+            ax.plot(row["tokens"], value, marker="x", color=colour, markersize=9, mew=2, linestyle="none")
+        else:
+            ax.plot(row["tokens"], 0.03, marker="x", color=colour, markersize=9, mew=2, linestyle="none",
+                    transform=bottom, clip_on=False)
+
+
+def _plain(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:g}"
+
+
+def _plain_log_ticks(axis) -> None:
+    """Plain numbers (3,136, 0.25) instead of 10^x. Minor ticks are labelled on short ranges: all of
+    them under a factor 3, those at 2x and 5x a power of ten under two decades."""
+    axis.set_major_formatter(FuncFormatter(lambda v, _: _plain(v)))
+    low, high = axis.get_view_interval()
+    if high / low < 3:
+        axis.set_minor_formatter(FuncFormatter(lambda v, _: _plain(v)))
+    elif high / low < 100:
+        axis.set_minor_formatter(FuncFormatter(
+            lambda v, _: _plain(v) if round(v / 10 ** np.floor(np.log10(v)), 6) in (2, 5) else ""))
+    else:
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _resolution_axis(ax, df: pd.DataFrame, rows: pd.DataFrame, metric: str) -> None:
+    """Resolution on a top axis when every row maps tokens to pixels the same way (one stride);
+    otherwise (e.g. ViT's stride 16 next to pyramids' stride 4) the resolutions are written above
+    the first and last point of each line."""
+    pixels = np.sqrt(df["resolution_h"].astype(float) * df["resolution_w"].astype(float))
+    stride = pixels / np.sqrt(df["tokens"].astype(float))
+    if stride.max() / stride.min() < 1.01:
+        s = float(stride.median())
+        top = ax.secondary_xaxis("top", functions=(lambda n: np.sqrt(np.maximum(n, 1e-9)) * s,
+                                                   lambda r: (np.asarray(r) / s) ** 2))
+        top.set_xlabel("input resolution (px)")
+        ticks = sorted({int(r) for r in df["resolution_h"]})
+        top.set_xticks(ticks, labels=[str(t) for t in ticks], minor=False)
+        top.set_xticks([], minor=True)
+        return
+    for _, part in rows.groupby("series"):
+        part = part.sort_values("tokens")
+        for row in (part.iloc[0], part.iloc[-1]):
+            ax.annotate(row["resolution"], (row["tokens"], row[metric]), xytext=(0, 7),
+                        textcoords="offset points", fontsize=7, color="0.35", ha="center")
+
+
+def _caption(metric: str) -> str:
+    if metric == "gmacs":
+        return ("GMACs of one forward pass (1 MAC = 1 FLOP); counts are exact, so crosses (cells not "
+                "timed) sit at their counted value.")
+    if metric == "throughput_img_s":
+        return "Images per second (higher is better); k is negative: throughput falls as cost grows."
+    return f"{METRICS[metric][0]} of ok cells; crosses on the bottom edge mark cells without a measurement."
+
+
+def _zoo_plot(df: pd.DataFrame, out_dir: Path) -> Plot | None:
+    from pacabench.analysis.released import released_comparison
+
+    table = released_comparison(df)
+    if table.empty:
+        return None
+    long = pd.concat([
+        pd.DataFrame({"model": table["name"], "figure": fig, "source": source, "value": table[col]})
+        for fig, cols in (("GMACs at 224 px", ("gmacs", "released_gmacs")),
+                          ("params (M)", ("params_m", "released_params_m")))
+        for source, col in zip(("measured", "released"), cols)
+    ]).dropna(subset=["value"])
+    grid = sns.catplot(data=long, kind="bar", y="model", x="value", hue="source", col="figure",
+                       sharex=False, height=0.35 * len(table) + 1.6, aspect=1.3,
+                       palette={"measured": "#0173b2", "released": "#bbbbbb"})
+    grid.set_titles("{col_name}")
+    grid.set_axis_labels("", "")
+    path = out_dir / "zoo_measured_vs_released.png"
+    grid.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(grid.figure)
+    return Plot(path, "PaCa-ViT zoo: measured vs released (224 px)",
+                "Measured per-image GMACs and parameters next to the released ImageNet tables. The "
+                "convmixer variants' released GMACs miss the teacher's 'same' depthwise convs (~0.1 G).")

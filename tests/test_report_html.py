@@ -1,0 +1,108 @@
+"""report.html of a tiny synthetic run: self-contained, verdicts first, plots, methods; CLI exit codes."""
+import base64
+import re
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pacabench.analysis import released
+from pacabench.cli import app
+from pacabench.report.html import build_report
+from synthetic_results import make_rows, write_run
+
+RESOLUTIONS = (224, 448, 896, 1344)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    run = write_run(tmp_path_factory.mktemp("report") / "run",
+                    make_rows(operators=("paca", "pvt", "vit"), resolutions=RESOLUTIONS, oom=(("vit", 1344),)),
+                    expectations={"op:paca": "linear", "op:vit": "quadratic"})
+    path = build_report(run)
+    return run, path, path.read_text()
+
+
+def test_report_is_one_self_contained_file(report):
+    run, path, html = report
+    assert path == run / "report.html"
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert "<link" not in html and "@import" not in html and "<script" not in html
+
+
+def test_sections_come_in_order_verdicts_first(report):
+    _, _, html = report
+    ids = ["verdicts", "crossovers", "plots", "results", "environment", "methods", "reproduce"]
+    positions = [html.index(f'<section id="{i}"') for i in ids]
+    assert positions == sorted(positions)
+
+
+def test_verdict_table_has_every_series_and_metric(report):
+    _, _, html = report
+    table = html[html.index('id="verdict-table"'):html.index("</table>", html.index('id="verdict-table"'))]
+    assert [m for m in re.findall(r"<td><b>(.*?)</b></td>", table)] == ["op:paca", "op:pvt", "op:vit"]
+    assert len(re.findall(r'class="badge (linear|quadratic|inconclusive)"', table)) == 9
+    assert "All 2 expectations of the suite are met." in html
+
+
+def test_every_plot_is_embedded_as_a_valid_png(report):
+    run, _, html = report
+    sources = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    files = sorted(p.name for p in (run / "plots").glob("*.png"))
+    assert files == ["gmacs_operators.png", "latency_ms_median_operators.png", "peak_mem_mb_operators.png",
+                     "throughput_img_s_operators.png"]
+    assert len(sources) == len(files) == html.count("<img ")
+    assert all(base64.b64decode(s)[:8] == b"\x89PNG\r\n\x1a\n" for s in sources)
+
+
+def test_methods_results_environment_and_command(report):
+    _, _, html = report
+    methods = html[html.index('<section id="methods"'):html.index('<section id="reproduce"')]
+    for phrase in ("<b>GMACs</b>: one multiply-accumulate counts as one FLOP", "aten::scaled_dot_product_attention",
+                   "FlopCounterMode</code>\n      divided by 2", "padding='same'", "tracemalloc (CPU)",
+                   "2 warm-up iterations", "from 7 samples per cell", "about 0.1 G above the table"):
+        assert phrase in methods
+    assert html.count('<tr class="status-') == 12
+    assert '<tr class="status-oom">' in html
+    assert "pacabench run suites/synthetic.yaml" in html
+    assert "<dt>torch</dt><dd>2.14.1</dd>" in html
+
+
+def test_headline_names_the_peer_that_ran_out_of_memory(report):
+    _, _, html = report
+    assert "At 1344 px op:paca needs" in html and "op:vit ran out of memory at 1344 px" in html
+
+
+def test_failed_expectations_are_shown_and_exit_1(tmp_path):
+    run = write_run(tmp_path / "run", make_rows(operators=("paca", "vit"), resolutions=(224, 448, 896), oom=()),
+                    expectations={"op:paca": "quadratic"})
+    result = CliRunner().invoke(app, ["report", str(run)])
+    assert result.exit_code == 1
+    assert f"report: {run / 'report.html'}" in result.output
+    assert ("expectation failed: op:paca: expected quadratic scaling of gmacs, got linear "
+            "(k=1.00 [1.00, 1.00] within the linear band 0.75-1.25)") in result.output
+    html = (run / "report.html").read_text()
+    assert 'id="expectation-failures"' in html and "&#10007; failed" in html
+
+
+def test_report_of_a_folder_without_results_exits_2(tmp_path):
+    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output == (f"error: {tmp_path}: no results.csv found; pass a run folder (results/<run>/) "
+                             "or a results CSV\n")
+
+
+def test_zoo_rows_at_224_get_the_measured_vs_released_chart(tmp_path, monkeypatch):
+    monkeypatch.setattr(released, "released_figures", lambda: {
+        "pacavit_tiny_p2cconv_100_0": {"top1": 80.9, "params_m": 12.2, "gmacs": 3.2},
+        "pacavit_convmixer_small_100": {"top1": 83.17, "params_m": 21.1, "gmacs": 5.4}})
+    rows = make_rows(operators=("paca",), resolutions=(224, 448, 896), oom=())
+    models = rows.iloc[:2].assign(kind="model", name=["pacavit_tiny_p2cconv_100_0", "pacavit_convmixer_small_100"],
+                                  label=["pacavit_tiny_p2cconv_100_0", "pacavit_convmixer_small_100"],
+                                  params=[12_200_680, 21_075_064], gmacs=[3.21, 5.51], resolution_h=224,
+                                  resolution_w=224, tokens=3136)
+    run = write_run(tmp_path / "run", pd.concat([rows, models], ignore_index=True), expectations={})
+    html = build_report(run).read_text()
+    assert (run / "plots" / "zoo_measured_vs_released.png").exists()
+    zoo = html[html.index('<section id="zoo"'):html.index('<section id="results"')]
+    assert "pacavit_convmixer_small_100" in zoo and "+0.11" in zoo and "~0.1 G" in zoo
