@@ -1,7 +1,6 @@
 """`pacabench run`, `validate`, `zoo` and `env`: run suites and look at what will be measured."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shlex
 import sys
@@ -61,7 +60,16 @@ def run(
     resume: Optional[Path] = typer.Option(
         None, "--resume", help="Continue the run in this results folder; cells already done are skipped."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
-    executor: str = typer.Option("local", "--executor", help="How cells run: local (one at a time)."),
+    executor: str = typer.Option(
+        "local", "--executor",
+        help="How cells run: local (one at a time, each in its own process) or ray (one Ray task per cell; "
+             "needs the ray extra)."),
+    address: Optional[str] = typer.Option(
+        None, "--address",
+        help="--executor ray: auto (join this node's cluster) or ray://HOST:10001; default: a private "
+             "local Ray instance."),
+    cpus_per_cell: int = typer.Option(
+        1, "--cpus-per-cell", min=1, help="--executor ray: CPUs each CPU cell reserves (a CUDA cell takes one GPU)."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report at the end."),
 ) -> None:
     """Run a benchmark suite and write a results folder (CSV, Parquet, env.json, report).
@@ -73,6 +81,8 @@ def run(
       pacabench run resolution_sweep --device cuda
 
       pacabench run --resume results/20250101-120000_resolution_sweep
+
+      pacabench run resolution_sweep --executor ray --address auto
 
     Exit codes: 0 done; 1 an expectation failed or the report could not be written; 2 unusable input;
     130 interrupted (rows measured so far are kept: continue with --resume).
@@ -98,8 +108,9 @@ def run(
     if resume is None and (out_dir / CSV_NAME).exists():
         raise _fail(f"--out: {out_dir} already holds results; continue it with --resume {out_dir} "
                     f"or choose another --out")
+    options = {"address": address, "cpus_per_cell": cpus_per_cell} if executor == "ray" else {}
     try:
-        engine = make_executor(executor)
+        engine = make_executor(executor, **options)
     except ExecutorError as exc:
         raise _fail(f"--executor: {exc}") from None
 
@@ -122,10 +133,8 @@ def run(
 
 
 def _build_report(out_dir: Path, quiet: bool) -> bool:
-    """The analysis part's HTML report, when that part is installed; False if it failed (the
-    results stay on disk and ``pacabench report`` can retry)."""
-    if importlib.util.find_spec("pacabench.report.html") is None:
-        return True
+    """Write the HTML report; False if it failed (the results stay on disk and ``pacabench report``
+    can retry)."""
     from pacabench.report.html import build_report
 
     try:
@@ -140,7 +149,7 @@ def _build_report(out_dir: Path, quiet: bool) -> bool:
 
 
 def _check_expectations(out_dir: Path, suite: Suite) -> list:
-    if not suite.expectations or importlib.util.find_spec("pacabench.analysis.expectations") is None:
+    if not suite.expectations:
         return []
     from pacabench.analysis.expectations import check_expectations
 

@@ -53,6 +53,7 @@ class LocalExecutor:
 
 EXECUTORS: dict[str, str] = {
     "local": "pacabench.runner.executor:LocalExecutor",
+    "ray": "pacabench.runner.ray_executor:RayExecutor",
 }
 
 
