@@ -10,14 +10,7 @@ import pacabench  # noqa: F401
 from pacabench.models import PaCaAttention, PaCaTeacher
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Many small forwards: with other jobs on a 2-core machine, 2 intra-op threads spin and run
-    up to 10x slower than 1 (measured). Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

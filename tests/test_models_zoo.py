@@ -43,14 +43,7 @@ EXACT_PARAMS["pacavit_small_p2clinear_100_0"] = EXACT_PARAMS["pacavit_small_p2cc
     49 * c + c + c * c + c for c in SMALL_DIMS[:3])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Many small forwards: with other jobs on a 2-core machine, 2 intra-op threads spin and run
-    up to 10x slower than 1 (measured). Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _linear_layout() -> dict:

@@ -7,5 +7,11 @@
 - :mod:`~pacabench.measure.timing`: warm-up + repeated timing of inference or training steps;
 - :mod:`~pacabench.measure.mfu`: model FLOP utilisation against a table of device peaks;
 - :mod:`~pacabench.measure.env`: the environment a result was measured in;
+- :mod:`~pacabench.measure.budget`: predicts a cell's time so budgets skip what would overrun;
 - :mod:`~pacabench.measure.cell`: one cell -> one row (``ROW_COLUMNS``), in-process or isolated.
 """
+import warnings
+
+# fvcore 0.1.5 decorates helpers with torch.jit.script at import; torch 2.14 deprecates that with a
+# FutureWarning on every CLI call. It says nothing about the counts, so keep it out of users' output.
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
