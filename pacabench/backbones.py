@@ -10,18 +10,29 @@ Families and the sizes they take (height and width independently):
 - ViT / DeiT, patch 16 (``vit_*_patch16_*``, ``deit_*_patch16_*``): multiples of 16, built with
   ``img_size=(H, W)`` so timm sizes the position embeddings for that grid.
 - Any other timm model: timm defaults, ``img_size=(H, W)`` when the model accepts it; no size check.
+- PaCa segmentors (``seg:pacavit_*``): a PaCa-ViT feature backbone and :class:`PaCaSegHead`;
+  multiples of 32.
 
-Size problems raise ``ValueError`` with a one-line message; ``pacabench.targets`` turns it into a
+Model parameters (:data:`MODEL_PARAMS`): ``features_only`` builds a backbone in feature mode (timm's
+``features_only=True``: no head, forward returns the stage maps; timm's Swin gives them channels-last,
+B x h x w x C, which costs the same); ``out_indices`` picks the stages; ``clusters`` (PaCa-ViT zoo
+only) overrides the clusters per stage. Segmentors take ``num_classes`` and ``clusters``.
+
+Size and parameter problems raise ``ValueError`` with a one-line message; ``pacabench.targets`` turns it into a
 ``TargetError``.
 """
 import re
 from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import timm
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from pacabench.models import RELEASED_FIGURES  # importing pacabench.models registers the zoo in timm
+from pacabench.models import RELEASED_FIGURES, ZOO_VARIANTS, PaCaSegHead  # registers the zoo in timm
+
+SEGMENTOR_PREFIX = "seg:"
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ FAMILIES = (
     Family("Swin", r"^swin_.*_patch4_window7_", 32, 4, True),
     Family("PVTv2", r"^pvt_v2_", 32, 4, False),
     Family("ViT/DeiT", r"^(vit|deit)_.*_patch16_", 16, 16, True),
+    Family("PaCa segmentor", r"^seg:pacavit_", 32, 4, False),
 )
 
 # Released ImageNet-1k figures at 224 px (DESIGN.md section 4): params in millions, GMACs.
@@ -61,6 +73,17 @@ RELEASED_PEER_FIGURES = {
 }
 PEER_BACKBONES = tuple(RELEASED_PEER_FIGURES)
 
+# Released semantic segmentation figures (ADE20K, 512x512, 150 classes, backbone clusters
+# [200, 200, 200, 0], PaCa head; DESIGN.md section 3): params in millions, GMACs counted by fvcore.
+RELEASED_SEG_FIGURES = {
+    "seg:pacavit_tiny_p2cconv_100_0": {"params_m": 13.3, "gmacs": 34.4},
+    "seg:pacavit_small_p2cconv_100_0": {"params_m": 23.2, "gmacs": 47.2},
+    "seg:pacavit_small_p2cmlp_100_0": {"params_m": 24.0, "gmacs": 50.0},
+    "seg:pacavit_base_p2cconv_100_0": {"params_m": 48.0, "gmacs": 68.5},
+}
+SEGMENTORS = tuple(RELEASED_SEG_FIGURES)
+SEGMENTOR_DEFAULTS = {"num_classes": 150, "clusters": [200, 200, 200, 0]}
+
 
 def family_of(name: str) -> Family | None:
     return next((family for family in FAMILIES if re.match(family.pattern, name)), None)
@@ -77,21 +100,113 @@ def check_size(name: str, height: int, width: int) -> None:
                          f"(e.g. 224, 256, 512); got {height}x{width}")
 
 
+def _bool(name: str, key: str, value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise ValueError(f"{name}: {key} must be true or false, got {value!r}")
+    return text == "true"
+
+
+def _ints(name: str, key: str, value: Any, *, count: int | None, minimum: int, example: str) -> list[int]:
+    """A list of ints from a YAML list or a query-string value such as ``200,200,200,0``."""
+    items = value if isinstance(value, (list, tuple)) else str(value).strip().strip("[]").split(",")
+    try:
+        ints = [int(str(item).strip()) for item in items if not isinstance(item, bool)]
+    except ValueError:
+        ints = []
+    if len(ints) != len(items) or not ints or (count and len(ints) != count) or min(ints) < minimum:
+        how_many = {None: "integers", 1: "an integer"}.get(count, f"{count} integers")
+        raise ValueError(f"{name}: {key} must be {how_many} >= {minimum} such as {example}, got {value!r}")
+    return ints
+
+
+MODEL_PARAMS = {
+    "features_only": _bool,
+    "out_indices": lambda name, key, value: _ints(name, key, value, count=None, minimum=0, example="1,2,3"),
+    "clusters": lambda name, key, value: _ints(name, key, value, count=4, minimum=0, example="200,200,200,0"),
+    "num_classes": lambda name, key, value: _ints(name, key, value, count=1, minimum=1, example="150")[0],
+}
+"""Model parameter -> parser ``(model name, key, value) -> value`` (YAML values or query-string text)."""
+
+
+def allowed_params(name: str) -> tuple[str, ...]:
+    """The parameters model ``name`` takes: segmentors, the PaCa-ViT zoo, any other timm model."""
+    if name.startswith(SEGMENTOR_PREFIX):
+        return ("clusters", "num_classes")
+    if name in ZOO_VARIANTS:
+        return ("clusters", "features_only", "out_indices")
+    return ("features_only", "out_indices")
+
+
+def check_model_params(name: str, params: Mapping[str, Any]) -> dict:
+    """Only the given keys, parsed to JSON-able values (lists, not tuples); ValueError naming the key."""
+    allowed = allowed_params(name)
+    checked = {}
+    for key, value in params.items():
+        if key not in allowed:
+            raise ValueError(f"{name}: unknown parameter {key!r}; allowed: {', '.join(allowed)}")
+        checked[key] = MODEL_PARAMS[key](name, key, value)
+    if "out_indices" in checked and not checked.get("features_only"):
+        raise ValueError(f"{name}: out_indices needs features_only=true")
+    return checked
+
+
+def _create(name: str, **kwargs) -> nn.Module:
+    """timm.create_model; a model timm cannot build in feature mode is a ValueError."""
+    try:
+        return timm.create_model(name, **kwargs)
+    except RuntimeError as error:
+        if not kwargs.get("features_only"):
+            raise
+        raise ValueError(f"{name} cannot be built with features_only=true: {error}") from None
+
+
 def build_backbone(name: str, height: int, width: int, *, device="cpu",
-                   dtype: torch.dtype = torch.float32) -> nn.Module:
-    """The classification model ``name`` (random weights, eval mode) built for H x W inputs."""
+                   dtype: torch.dtype = torch.float32, **params) -> nn.Module:
+    """Model ``name`` (random weights, eval mode) built for H x W inputs: the classifier, or with
+    ``features_only=True`` the feature backbone returning a list of stage maps; ``params`` as in
+    :func:`check_model_params`."""
     check_size(name, height, width)
+    options = {key: tuple(value) if isinstance(value, list) else value
+               for key, value in check_model_params(name, params).items() if value is not False}
     family = family_of(name)
     with torch.device(device):
         if family is not None:
             kwargs = {"img_size": (height, width)} if family.takes_img_size else {}
-            model = timm.create_model(name, **kwargs)
+            model = _create(name, **kwargs, **options)
         else:
             try:
-                model = timm.create_model(name, img_size=(height, width))
+                model = _create(name, img_size=(height, width), **options)
             except TypeError:  # the model has no img_size option: timm defaults
-                model = timm.create_model(name)
+                model = _create(name, **options)
     return model.to(dtype=dtype).eval()
+
+
+class Segmentor(nn.Module):
+    """A feature backbone and a decode head, as mmseg's EncoderDecoder runs them at inference: the
+    head's stride-4 logits are resized bilinearly to the input, so forward gives B x K x H x W."""
+
+    def __init__(self, backbone: nn.Module, decode_head: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.decode_head = decode_head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.decode_head(self.backbone(x))
+        return F.interpolate(logits, size=x.shape[2:], mode="bilinear", align_corners=False)
+
+
+def build_segmentor(name: str, height: int, width: int, *, device="cpu",
+                    dtype: torch.dtype = torch.float32, **params) -> Segmentor:
+    """``seg:<zoo variant>``: the PaCa-ViT feature backbone (``clusters``, default [200, 200, 200, 0])
+    and :class:`PaCaSegHead` for ``num_classes`` (default 150), random weights, eval mode."""
+    check_size(name, height, width)
+    options = {**SEGMENTOR_DEFAULTS, **check_model_params(name, params)}
+    with torch.device(device):
+        backbone = _create(name.removeprefix(SEGMENTOR_PREFIX), features_only=True,
+                           clusters=tuple(options["clusters"]))
+        head = PaCaSegHead(backbone.feature_info.channels(), num_classes=options["num_classes"])
+    return Segmentor(backbone, head).to(dtype=dtype).eval()
 
 
 def first_stage_tokens(name: str, height: int, width: int, model: nn.Module | None = None) -> int:
@@ -116,9 +231,11 @@ def _model_token_stride(model: nn.Module | None) -> int:
 
 
 def describe(name: str) -> str:
-    """One line for ``pacabench list``: family, and the released 224-px figures where known."""
+    """One line for ``pacabench list``: family, and the released figures where known (224 px for
+    classifiers, 512x512 with 150 classes for segmentors)."""
     family = family_of(name)
-    figures = RELEASED_FIGURES.get(name) or RELEASED_PEER_FIGURES.get(name) or {}
+    figures = RELEASED_FIGURES.get(name) or RELEASED_PEER_FIGURES.get(name) or RELEASED_SEG_FIGURES.get(name) or {}
+    released_at = "512x512, 150 classes" if name in RELEASED_SEG_FIGURES else "224"
     released = [f"{figures['top1']}% top-1" if figures.get("top1") else None,
                 f"{figures['params_m']}M params" if figures.get("params_m") else None,
                 f"{figures['gmacs']} GMACs" if figures.get("gmacs") else None]
@@ -129,8 +246,10 @@ def describe(name: str) -> str:
         family_text += {"p2cconv": ", conv clustering", "p2cmlp": ", MLP clustering",
                         "p2clinear": ", linear clustering", "convmixer": ", clustering teacher"}[clustering[1]]
     sizes = f"sizes: multiples of {family.multiple}" if family else "sizes: timm defaults"
-    return f"{family_text}; {sizes}" + (f"; released at 224: {released}" if released else "")
+    return f"{family_text}; {sizes}" + (f"; released at {released_at}: {released}" if released else "")
 
 
-__all__ = ["FAMILIES", "PEER_BACKBONES", "RELEASED_PEER_FIGURES", "build_backbone",
-           "check_size", "describe", "family_of", "first_stage_tokens"]
+__all__ = ["FAMILIES", "MODEL_PARAMS", "PEER_BACKBONES", "RELEASED_PEER_FIGURES", "RELEASED_SEG_FIGURES",
+           "SEGMENTORS", "SEGMENTOR_DEFAULTS", "SEGMENTOR_PREFIX", "Segmentor", "allowed_params",
+           "build_backbone", "build_segmentor", "check_model_params", "check_size", "describe",
+           "family_of", "first_stage_tokens"]

@@ -1,8 +1,12 @@
-"""What can be measured: a model (any timm name, the PaCa-ViT zoo included) or an attention operator.
+"""What can be measured: a model (any timm name, the PaCa-ViT zoo included), a PaCa segmentor, or an
+attention operator.
 
-Spec syntax: a model is its timm name (``swin_tiny_patch4_window7_224``); an operator is
-``op:NAME`` with optional parameters as a query string, ``op:NAME?key=value&key=value``
-(``op:paca?clusters=49``, ``op:swin?shift=true``, ``op:pvt?sr_ratio=4&dim=64&heads=1``).
+Spec syntax: a model is its timm name (``swin_tiny_patch4_window7_224``); a segmentor is
+``seg:<zoo variant>`` (PaCa-ViT feature backbone + PaCa segmentation head); an operator is
+``op:NAME``. Each takes optional parameters as a query string, ``NAME?key=value&key=value``:
+``op:paca?clusters=49``, ``op:swin?shift=true``, ``op:pvt?sr_ratio=4&dim=64&heads=1``,
+``pacavit_tiny_p2cconv_100_0?features_only=true&clusters=200,200,200,0``,
+``seg:pacavit_small_p2cconv_100_0?num_classes=150`` (model parameters: ``pacabench.backbones``).
 Every problem is a :class:`TargetError` with a one-line message.
 """
 import difflib
@@ -13,7 +17,8 @@ import timm
 import torch
 from torch import nn
 
-from pacabench.backbones import build_backbone, check_size, first_stage_tokens
+from pacabench.backbones import (SEGMENTOR_PREFIX, build_backbone, build_segmentor, check_model_params,
+                                 check_size, first_stage_tokens)
 from pacabench.models import ZOO_VARIANTS
 from pacabench.operators import OPERATORS, OperatorSpec
 from pacabench.operators.spec import random_input
@@ -43,11 +48,27 @@ def _checked(call: Callable, *args, **kwargs):
         raise TargetError(str(error)) from None
 
 
+def _closeness(name: str, candidate: str) -> tuple[float, float]:
+    """(best of similarity to the whole candidate and to its head, similarity to the whole): zoo
+    names are long, and a typo in ``pacavit_tny`` should still find ``pacavit_tiny_p2cconv_100_0``;
+    among equal heads the closer whole name ranks first."""
+    whole = difflib.SequenceMatcher(None, name, candidate).ratio()
+    head = difflib.SequenceMatcher(None, name, candidate[:len(name) + 1]).ratio()
+    return max(whole, head), whole
+
+
 def _suggest(name: str) -> str:
-    candidates = {*ZOO_VARIANTS, *timm.list_models(), *(OPERATOR_PREFIX + op for op in OPERATORS)}
-    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
-    if close:
-        return f"did you mean: {', '.join(close)}?"
+    """Up to three known names, each once: those that start with ``name`` (catalog order), then the
+    closest. Segmentor names are offered only for a ``seg:`` name (they would crowd out the zoo)."""
+    segmentors = [SEGMENTOR_PREFIX + zoo for zoo in ZOO_VARIANTS] if name.startswith(SEGMENTOR_PREFIX) else []
+    candidates = list(dict.fromkeys([*segmentors, *ZOO_VARIANTS, *timm.list_models(),
+                                     *(OPERATOR_PREFIX + op for op in OPERATORS)]))
+    starting = [candidate for candidate in candidates if candidate.startswith(name)]
+    scores = {candidate: _closeness(name, candidate) for candidate in candidates}
+    close = sorted((c for c in candidates if scores[c][0] >= 0.6), key=lambda c: scores[c], reverse=True)
+    suggestions = list(dict.fromkeys(starting + close))[:3]
+    if suggestions:
+        return f"did you mean: {', '.join(suggestions)}?"
     return "run `pacabench list` to see the models and operators"
 
 
@@ -58,33 +79,36 @@ def _operator(name: str) -> OperatorSpec:
 
 
 def _check_model(name: str) -> None:
-    if name not in ZOO_VARIANTS and not timm.is_model(name):
+    if name.startswith(SEGMENTOR_PREFIX):
+        if name.removeprefix(SEGMENTOR_PREFIX) not in ZOO_VARIANTS:
+            raise TargetError(f"unknown segmentor '{name}'; its backbone must be a PaCa-ViT zoo variant; "
+                              f"{_suggest(name)}")
+    elif name not in ZOO_VARIANTS and not timm.is_model(name):
         raise TargetError(f"unknown model '{name}'; {_suggest(name)}")
 
 
-def _parse_query(operator: str, query: str) -> dict:
+def _parse_query(target: str, query: str) -> dict:
     params = {}
     for item in filter(None, query.split("&")):
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
-            raise TargetError(f"op:{operator}: parameter {item!r} is not key=value; "
-                              f"write op:{operator}?key=value&key=value")
+            raise TargetError(f"{target}: parameter {item!r} is not key=value; "
+                              f"write {target}?key=value&key=value")
         params[key] = value
     return params
 
 
 def parse_target(spec: str) -> tuple[str, str, dict]:
-    """``(kind, name, params)``: kind "model" or "operator"; params type-checked (only those given)."""
+    """``(kind, name, params)``: kind "model" (segmentors included) or "operator"; params type-checked
+    (only those given)."""
     spec = spec.strip()
     if spec.startswith(OPERATOR_PREFIX):
         name, _, query = spec[len(OPERATOR_PREFIX):].partition("?")
         operator = _operator(name)
-        return "operator", name, _checked(operator.check_params, _parse_query(name, query))
-    name, sep, _ = spec.partition("?")
+        return "operator", name, _checked(operator.check_params, _parse_query(OPERATOR_PREFIX + name, query))
+    name, _, query = spec.partition("?")
     _check_model(name)
-    if sep:
-        raise TargetError(f"model '{name}' takes no parameters; only operators do ({OPERATOR_PREFIX}NAME?key=value)")
-    return "model", name, {}
+    return "model", name, _checked(check_model_params, name, _parse_query(name, query))
 
 
 def build_target(kind: str, name: str, params: Mapping, height: int, width: int, batch: int, *,
@@ -106,9 +130,9 @@ def build_target(kind: str, name: str, params: Mapping, height: int, width: int,
         module, inputs = operator.build(height, width, batch, device=device, dtype=dtype, **resolved)
         return Built(module, (inputs,), tokens)
     _check_model(name)
-    if params:
-        raise TargetError(f"model '{name}' takes no parameters, got: {', '.join(sorted(params))}")
+    params = _checked(check_model_params, name, params)
     _checked(check_size, name, height, width)
-    module = build_backbone(name, height, width, device=device, dtype=dtype)
+    build = build_segmentor if name.startswith(SEGMENTOR_PREFIX) else build_backbone
+    module = _checked(build, name, height, width, device=device, dtype=dtype, **params)
     images = random_input((batch, 3, height, width), device=device, dtype=dtype)
     return Built(module, (images,), first_stage_tokens(name, height, width, module))

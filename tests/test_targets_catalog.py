@@ -1,9 +1,10 @@
 """`pacabench list` names every zoo model, peer backbone and operator, in text and JSON."""
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
-from pacabench.backbones import PEER_BACKBONES
+from pacabench.backbones import PEER_BACKBONES, SEGMENTORS
 from pacabench.cli import app
 from pacabench.models import ZOO_VARIANTS
 from pacabench.operators import OPERATORS
@@ -18,6 +19,13 @@ def test_list_json_has_every_target():
     assert [row["name"] for row in catalog["zoo"]] == ZOO_VARIANTS
     assert [row["name"] for row in catalog["backbones"]] == list(PEER_BACKBONES)
     assert [row["name"] for row in catalog["operators"]] == [f"op:{name}" for name in OPERATORS]
+    assert [row["name"] for row in catalog["segmentors"]] == [
+        "seg:pacavit_tiny_p2cconv_100_0", "seg:pacavit_small_p2cconv_100_0", "seg:pacavit_small_p2cmlp_100_0",
+        "seg:pacavit_base_p2cconv_100_0"]
+    seg_tiny = catalog["segmentors"][0]
+    assert seg_tiny["defaults"] == {"num_classes": 150, "clusters": [200, 200, 200, 0]}
+    assert seg_tiny["description"] == ("PaCa segmentor, conv clustering; sizes: multiples of 32; "
+                                       "released at 512x512, 150 classes: 13.3M params, 34.4 GMACs")
     paca = catalog["operators"][0]
     assert paca["defaults"] == {"stride": 4, "dim": 96, "heads": 2, "clusters": 100}
     swin_t = catalog["backbones"][0]["description"]
@@ -28,10 +36,12 @@ def test_list_text_one_line_per_target():
     result = runner.invoke(app, ["list"])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    for name in [*ZOO_VARIANTS, *PEER_BACKBONES, *(f"op:{op}" for op in OPERATORS)]:
+    for name in [*ZOO_VARIANTS, *PEER_BACKBONES, *SEGMENTORS, *(f"op:{op}" for op in OPERATORS)]:
         assert sum(line.split()[0] == name for line in lines if line.startswith("  ")) == 1
     assert any(line.startswith("  op:swin ") and "[stride=4 dim=96 heads=2 window=7 shift=false]" in line
                for line in lines)
+    assert any(line.startswith("  seg:pacavit_base_p2cconv_100_0 ")
+               and line.endswith("[num_classes=150 clusters=200,200,200,0]") for line in lines)
 
 
 def test_list_help_documents_operator_syntax():
@@ -39,3 +49,12 @@ def test_list_help_documents_operator_syntax():
     assert result.exit_code == 0
     assert "op:NAME?key=value&key=value" in result.stdout
     assert "pacabench flops 'op:paca?clusters=49' --resolution 896 --json" in result.stdout
+    assert "pacabench flops seg:pacavit_tiny_p2cconv_100_0 --resolution 512" in result.stdout
+    assert "NAME?features_only=true" in result.stdout
+
+
+def test_dense_prediction_suite_validates():
+    suite = Path(__file__).parents[1] / "suites" / "dense_prediction.yaml"
+    result = runner.invoke(app, ["validate", str(suite)])
+    assert result.exit_code == 0, result.output
+    assert f"{suite}: ok (9 targets, 15 cells)" in result.output

@@ -3,7 +3,7 @@ import json
 
 import typer
 
-from pacabench.backbones import PEER_BACKBONES, describe
+from pacabench.backbones import PEER_BACKBONES, SEGMENTOR_DEFAULTS, SEGMENTORS, describe
 from pacabench.models import ZOO_VARIANTS
 from pacabench.operators import OPERATORS
 from pacabench.targets import OPERATOR_PREFIX
@@ -14,9 +14,18 @@ OPERATOR_SYNTAX = (
     "op:pvt?sr_ratio=4&dim=64&heads=1. Every operator takes stride (pixels per token, default 4), "
     "dim (width C, default 96) and heads (default 2); its token grid is (H/stride) x (W/stride)."
 )
-HELP = f"""List the PaCa-ViT zoo, the peer backbones and the attention operators, one line each.
+MODEL_SYNTAX = (
+    "Models take parameters the same way: NAME?features_only=true builds the feature backbone (no head; "
+    "the stage maps), with out_indices=1,2,3 to pick stages; PaCa-ViT models also take clusters=200,200,200,0. "
+    "A segmentor is seg:<zoo variant> (PaCa-ViT feature backbone + PaCa segmentation head; "
+    "num_classes default 150, clusters default 200,200,200,0)."
+)
+HELP = f"""List the PaCa-ViT zoo, the peer backbones, the PaCa segmentors and the attention operators,
+one line each.
 
 Any other timm model name is accepted too (built with timm defaults).
+
+{MODEL_SYNTAX}
 
 {OPERATOR_SYNTAX}
 
@@ -27,11 +36,15 @@ Examples:
   pacabench list --json
 
   pacabench flops 'op:paca?clusters=49' --resolution 896 --json
+
+  pacabench flops seg:pacavit_tiny_p2cconv_100_0 --resolution 512
 """
 
 
 def _text(value) -> str:
-    """A parameter value as it is written in a spec (true/false, not True/False)."""
+    """A parameter value as it is written in a spec (true/false, not True/False; lists as a,b,c)."""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -42,6 +55,7 @@ def _catalog() -> dict:
     return {
         "zoo": model_rows(ZOO_VARIANTS),
         "backbones": model_rows(PEER_BACKBONES),
+        "segmentors": [dict(row, defaults=SEGMENTOR_DEFAULTS) for row in model_rows(SEGMENTORS)],
         "operators": [{"name": OPERATOR_PREFIX + spec.name, "description": spec.description,
                        "defaults": spec.defaults} for spec in OPERATORS.values()],
     }
@@ -56,6 +70,7 @@ def list_targets(
         typer.echo(json.dumps(catalog, indent=2))
         return
     titles = {"zoo": "PaCa-ViT zoo", "backbones": "Peer backbones",
+              "segmentors": "PaCa segmentors (seg:<zoo variant>?num_classes=K&clusters=a,b,c,d)",
               "operators": "Attention operators (op:NAME?key=value&key=value)"}
     for section, rows in catalog.items():
         typer.echo(f"{titles[section]}:")

@@ -26,7 +26,9 @@ AGREE_TOLERANCE = 0.01
 _COMPUTING_OPS_FVCORE_IGNORES = {
     "aten::relu", "aten::relu_", "aten::clamp", "aten::clamp_", "aten::max", "aten::masked_fill",
 }
-SHAPE_ONLY_OPS = frozenset(_IGNORED_OPS - _COMPUTING_OPS_FVCORE_IGNORES)
+# Counting always traces the module in eval mode, where dropout is the identity.
+_EVAL_IDENTITY_OPS = {"aten::dropout", "aten::dropout_", "aten::feature_dropout", "aten::feature_dropout_"}
+SHAPE_ONLY_OPS = frozenset((_IGNORED_OPS - _COMPUTING_OPS_FVCORE_IGNORES) | _EVAL_IDENTITY_OPS)
 """Ops that only view, move or create data (or compute on shapes): not FLOPs, not reported."""
 
 
