@@ -108,12 +108,55 @@ def test_cli_refuses_to_overwrite_a_run_and_unknown_executor(tmp_path):
     assert result.exit_code == 2 and "already holds results; continue it with --resume" in result.stderr
     result = runner.invoke(app, ["run", str(suite), "--out", str(tmp_path / "s"), "--executor", "slurm"])
     assert result.exit_code == 2
-    assert result.stderr.strip() == "error: --executor: unknown executor 'slurm'; choose one of: local"
+    assert result.stderr.strip() == "error: --executor: unknown executor 'slurm'; choose one of: local, ray"
     result = runner.invoke(app, ["run", "no_such_suite"])
     assert result.exit_code == 2 and "shipped suites: ci_smoke, clusters_ablation" in result.stderr
 
 
 def test_executor_registry():
     assert isinstance(make_executor("local"), Executor)
-    with pytest.raises(ExecutorError, match="unknown executor 'ray2'; choose one of: local"):
+    with pytest.raises(ExecutorError, match="unknown executor 'ray2'; choose one of: local, ray"):
         make_executor("ray2")
+
+
+class Hinted(Counting):
+    """Also records the time hint each cell arrives with. A step takes height / 2 ms per GMAC (so each
+    size has its own rate); the 256 px cells time out."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hints = []
+
+    def __call__(self, cell):
+        row = super().__call__(cell)
+        self.hints.append((cell.name, cell.height, cell.time_hint))
+        row.update(latency_ms_median=cell.height * 0.5 * row["gmacs"], device_name="cpu-x",
+                   status="ok" if cell.height != 256 else "timeout")
+        return row
+
+
+def test_each_cell_gets_the_seconds_per_gmac_of_its_series_so_far(tmp_path, monkeypatch):
+    from pacabench.measure import budget
+    from pacabench.runner import sweep as sweep_module
+
+    monkeypatch.setitem(budget._GFLOPS, "cpu", 200.0)  # the once-per-sweep CPU rate, not measured
+    monkeypatch.setattr(sweep_module, "device_name", lambda device: "cpu-x")
+    text = ("name: hints\ntargets:\n  - operator: paca\n  - operator: vit\n"
+            "resolutions: [64, 128, 192, 256, 320]\nbudget: {seconds: 10}\n")
+    run = Hinted()
+    sweep(tmp_path, run, text=text)
+    rate = budget.TimeHint(2 / (200.0 * budget.EFFICIENCY),
+                           f"device rate 200 GFLOP/s float32 matmul x {budget.EFFICIENCY:g} efficiency",
+                           "cpu-x")
+    seen = {(name, h): hint for name, h, hint in run.hints}
+
+    def extrapolated(h):  # what the h px row measured: 0.5 * h ms per GMAC
+        return budget.TimeHint(h * 0.5 / 1000, f"extrapolated from the {h} px cell", "cpu-x")
+    # series do not share hints; the first cell of each gets the rate; a timed-out cell teaches nothing
+    for name in ("paca", "vit"):
+        assert [seen[name, h] for h in (64, 128, 192, 256, 320)] == [
+            rate, extrapolated(64), extrapolated(128), extrapolated(192), extrapolated(192)]
+    # resumed: the timed-out cells rerun, hinted by the last two rows of their series in results.csv
+    again = Hinted()
+    sweep(tmp_path, again, resume=True, text=text)
+    assert again.hints == [("paca", 256, extrapolated(320)), ("vit", 256, extrapolated(320))]

@@ -32,7 +32,7 @@ def test_shipped_suite_validates(path):
 
 def test_cell_counts_of_the_main_suites():
     smoke = load_suite(Path(__file__).parents[1] / "suites" / "ci_smoke.yaml")
-    assert len(expand_cells(smoke)) == 2 * 3 + 2
+    assert len(expand_cells(smoke)) == 5 * 3 + 2  # five operators at 3 sizes, PaCa-Tiny at 2
     sweep = load_suite(Path(__file__).parents[1] / "suites" / "resolution_sweep.yaml")
     largest = {}
     for _, cell in expand_cells(sweep):

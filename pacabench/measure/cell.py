@@ -1,8 +1,9 @@
 """One cell = one target at one size, batch, dtype, device and mode, measured into one row.
 
 :func:`measure_cell` does the work in-process: build the target on ``meta`` and count parameters and
-GMACs there (any size), predict memory and time, skip the cell if a budget says so, else build it
-for real, measure peak memory, time it and fill every column of :data:`ROW_COLUMNS`.
+GMACs there (any size), predict memory and time (:mod:`~pacabench.measure.budget`), skip the cell if
+a budget says so, else build it for real, measure peak memory, time it and fill every column of
+:data:`ROW_COLUMNS`.
 :func:`run_isolated` runs it in a fresh child process with a time limit, so a crash, a hang or an
 OOM costs one row, and no allocator peak leaks from one cell into the next.
 """
@@ -12,11 +13,12 @@ import multiprocessing
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
 from pacabench.measure import memory as mem
+from pacabench.measure.budget import TimeHint, predict_seconds, rate_hint
 from pacabench.measure.env import device_name
 from pacabench.measure.flops import count_flops, count_params
 from pacabench.measure.mfu import mfu
@@ -56,6 +58,8 @@ class Cell:
     budget_seconds: float | None = None
     budget_memory_mb: float | None = None
     timeout_s: float = 600
+    # How to predict this cell's time (see pacabench.measure.budget); a hint, not part of the key.
+    time_hint: TimeHint | None = field(default=None, compare=False)
 
     @property
     def params_json(self) -> str:
@@ -63,8 +67,11 @@ class Cell:
 
     @property
     def key(self) -> str:
-        """Stable id for --resume: readable prefix, then a hash of every field."""
-        digest = hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        """Stable id for --resume: readable prefix, then a hash of every field that defines the cell
+        (not ``time_hint``: it changes with what ran before, the measurement does not)."""
+        fields = asdict(self)
+        del fields["time_hint"]
+        digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
         return (f"{self.name}@{self.height}x{self.width}-b{self.batch}-{self.dtype}-{self.device}-"
                 f"{self.mode}-{digest}")
 
@@ -123,26 +130,6 @@ def _estimate_memory(cell: Cell, built) -> mem.MemoryStats:
     return mem.tracked_peak(step, resident, "meta")
 
 
-_GFLOPS: dict[str, float] = {}
-
-
-def device_gflops(device: torch.device) -> float:
-    """Float32 matmul rate of ``device`` (GFLOP/s), measured once per process: the time predictor."""
-    if device.type not in _GFLOPS:
-        a = torch.randn(512, 512, device=device)
-        best = float("inf")
-        for _ in range(5):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            a @ a
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            best = min(best, time.perf_counter() - start)
-        _GFLOPS[device.type] = 2 * 512**3 / best / 1e9
-    return _GFLOPS[device.type]
-
-
 def _check_budgets(cell: Cell, row: dict, estimate: mem.MemoryStats | None,
                    device: torch.device) -> None:
     if estimate is not None:
@@ -152,14 +139,16 @@ def _check_budgets(cell: Cell, row: dict, estimate: mem.MemoryStats | None,
         if device.type == "cpu" and estimate.peak_mb > mem.available_ram_mb():
             raise _Skip("oom", f"{predicted} > available RAM {mem.available_ram_mb():.0f} MB; not run")
     if cell.budget_seconds is not None and row["gmacs"]:
-        rate = device_gflops(device)
-        step_s = 2 * row["gmacs"] * (3 if cell.mode == "train" else 1) / rate
-        seconds = (cell.warmup + 1) * step_s + max(cell.min_repeats * step_s, cell.min_time_s)
+        hint = cell.time_hint
+        if hint is None or hint.device_name != row["device_name"]:
+            hint = rate_hint(device, cell.mode, row["device_name"])
+        seconds = predict_seconds(hint.seconds_per_gmac, row["gmacs"], warmup=cell.warmup,
+                                  min_repeats=cell.min_repeats, min_time_s=cell.min_time_s)
         if seconds > cell.budget_seconds:
             raise _Skip("skipped_budget",
                         f"predicted {seconds:.1f} s > budget {cell.budget_seconds:g} s "
-                        f"({row['gmacs']:.2f} GMACs per pass at {rate:.0f} GFLOP/s, this device's "
-                        "float32 matmul rate)")
+                        f"({hint.source}: {hint.seconds_per_gmac:.3g} s/GMAC, "
+                        f"{row['gmacs']:.2f} GMACs per pass)")
 
 
 def _fill_memory(row: dict, stats: mem.MemoryStats) -> None:
@@ -256,7 +245,9 @@ def measure_cell(cell: Cell, on_progress: Callable[[dict], None] | None = None) 
 
 # --- isolation -------------------------------------------------------------------------------
 
-_PRELOAD = ["torch", "timm", "fvcore.nn", "pacabench", "pacabench.targets", "pacabench.measure.cell"]
+# pacabench.measure first: it silences fvcore's import-time FutureWarning before fvcore loads.
+_PRELOAD = ["pacabench.measure", "torch", "timm", "fvcore.nn", "pacabench", "pacabench.targets",
+            "pacabench.measure.cell"]
 
 
 def _context():

@@ -11,6 +11,12 @@ The results folder (``results/<YYYYmmdd-HHMMSS>_<suite>/`` or ``--out``) holds:
 Resume: cells whose ``cell_key`` already has a row with status ok, oom or skipped_budget are not run
 again; rows with status error or timeout are dropped and their cells rerun, because those are often
 transient (a loaded machine, a killed process) and a deterministic error simply comes back.
+
+Time budgets: each cell is handed, when the executor asks for it, a ``time_hint`` to predict its time
+with (:mod:`pacabench.measure.budget`): the seconds per GMAC measured in the cells of its series done
+so far (also those of a resumed run), or for the first cell of a series on CPU the CPU's matmul rate,
+measured here once per sweep (CUDA is never initialised here: CUDA cells measure their own rate). An
+executor that takes all cells at once (Ray) gets only the device-rate hints.
 """
 from __future__ import annotations
 
@@ -19,12 +25,16 @@ import datetime as dt
 import json
 import sys
 import time
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import torch
+
+from pacabench.measure.budget import TimeHint, observed_hint, rate_hint, series_hint
 from pacabench.measure.cell import ROW_COLUMNS, Cell
+from pacabench.measure.env import device_name
 from pacabench.runner.cells import expand_cells
 from pacabench.runner.executor import Executor
 from pacabench.runner.suite import Suite, row_label
@@ -55,10 +65,15 @@ def run_sweep(suite: Suite, out_dir: str | Path, executor: Executor, *, resume: 
     out_dir.mkdir(parents=True, exist_ok=True)
     labelled = _unique(expand_cells(suite, device=device))
     label_of = {cell.key: label for label, cell in labelled}
-    done_keys = _keep_done_rows(out_dir / CSV_NAME) if resume else set()
+    done_rows = _keep_done_rows(out_dir / CSV_NAME) if resume else []
     if not resume:
         _write_rows(out_dir / CSV_NAME, [], mode="w")
+    done_keys = {row["cell_key"] for row in done_rows}
     todo = [cell for _, cell in labelled if cell.key not in done_keys]
+    hints = _TimeHints()
+    cell_of = {cell.key: cell for _, cell in labelled}
+    for row in done_rows:
+        hints.observe(cell_of.get(row["cell_key"]), row)
     (out_dir / SUITE_NAME).write_text(suite.to_yaml())
     _write_env(out_dir / ENV_NAME, suite, command, resumed=resume)
 
@@ -69,11 +84,11 @@ def run_sweep(suite: Suite, out_dir: str | Path, executor: Executor, *, resume: 
             writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS, extrasaction="ignore")
             pending = {cell.key: cell for cell in todo}
             reporter.running(next(iter(pending.values()), None))
-            for row in executor.map(todo):
+            for row in executor.map(hints.feed(todo)):
                 row = {**row, "label": label_of.get(row.get("cell_key")) or row_label(row)}
                 writer.writerow(_csv_values(row))
                 f.flush()
-                pending.pop(row.get("cell_key"), None)
+                hints.observe(pending.pop(row.get("cell_key"), None), row)
                 summary.statuses[row.get("status")] += 1
                 reporter.finished(row, next(iter(pending.values()), None))
     except KeyboardInterrupt:
@@ -102,15 +117,48 @@ def _unique(labelled: list[tuple[str, Cell]]) -> list[tuple[str, Cell]]:
     return list(seen.values())
 
 
-def _keep_done_rows(path: Path) -> set[str]:
-    """Keep only finished rows of an earlier run in ``path``; return their cell keys."""
+def _keep_done_rows(path: Path) -> list[dict]:
+    """Keep only finished rows of an earlier run in ``path``; return them."""
     if not path.exists():
         _write_rows(path, [], mode="w")
-        return set()
+        return []
     with path.open(newline="") as f:
         rows = [r for r in csv.DictReader(f) if r.get("status") in DONE_STATUSES]
     _write_rows(path, rows, mode="w")
-    return {r["cell_key"] for r in rows}
+    return rows
+
+
+def _series(cell: Cell) -> tuple:
+    """Cells whose seconds per GMAC predict each other's: one target at growing sizes."""
+    return (cell.kind, cell.name, cell.params_json, cell.batch, cell.dtype, cell.mode, cell.device,
+            cell.channels_last, cell.compile)
+
+
+class _TimeHints:
+    """What the sweep has learnt about predicting cell times, handed to each cell as it is taken."""
+
+    def __init__(self):
+        self._observed: dict[tuple, list[TimeHint]] = defaultdict(list)
+        self._cpu_rate: dict[str, TimeHint] = {}  # mode -> hint, measured on first use
+
+    def observe(self, cell: Cell | None, row: dict) -> None:
+        hint = observed_hint(row) if cell is not None else None
+        if hint is not None:
+            self._observed[_series(cell)].append(hint)
+
+    def _hint(self, cell: Cell) -> TimeHint | None:
+        hint = series_hint(self._observed[_series(cell)])
+        if hint is not None or cell.device != "cpu":
+            return hint
+        if cell.mode not in self._cpu_rate:
+            self._cpu_rate[cell.mode] = rate_hint(torch.device("cpu"), cell.mode, device_name("cpu"))
+        return self._cpu_rate[cell.mode]
+
+    def feed(self, cells: Iterable[Cell]) -> Iterator[Cell]:
+        """``cells`` with their hints filled from the rows observed by the time each is taken."""
+        for cell in cells:
+            hint = self._hint(cell) if cell.budget_seconds is not None else None
+            yield cell if hint is None else replace(cell, time_hint=hint)
 
 
 def _write_rows(path: Path, rows: Sequence[dict], mode: str) -> None:
