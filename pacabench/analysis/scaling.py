@@ -46,7 +46,6 @@ LINEAR_BAND = (0.75, 1.25)
 QUADRATIC_BAND = (1.7, 2.3)
 CONFIDENCE = 0.95
 SCALING_METRICS = ("gmacs", "peak_mem_mb", "latency_ms_median")
-VERDICTS = ("linear", "quadratic", "inconclusive")
 
 
 @dataclass(frozen=True)
@@ -60,13 +59,6 @@ class PowerLawFit:
     n_points: int
     n_min: int
     n_max: int
-
-    @property
-    def ci_half_width(self) -> float:
-        return (self.k_high - self.k_low) / 2
-
-    def predict(self, tokens) -> np.ndarray:
-        return self.a * np.asarray(tokens, dtype=float) ** self.k
 
 
 @dataclass(frozen=True)
