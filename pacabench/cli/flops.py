@@ -3,6 +3,8 @@ import json
 
 import typer
 
+from pacabench.cli.errors import fail, require_positive
+
 HELP = """Count parameters and GMACs of one forward pass of NAME at one input size.
 
 GMACs follow the paper convention: 1 multiply-accumulate = 1 FLOP. The count is fvcore with pacabench's attention handles, cross-checked by torch's FlopCounterMode (divided by 2); it runs on the meta device, so any resolution is counted in about a second without allocating memory.
@@ -19,15 +21,10 @@ Examples:
 """
 
 
-def _fail(field: str, problem: str) -> typer.Exit:
-    typer.echo(f"error: {field}: {problem}", err=True)
-    return typer.Exit(2)
-
-
 def _parse_size(size: str) -> tuple[int, int]:
     height, sep, width = size.lower().partition("x")
     if not sep or not height.isdigit() or not width.isdigit():
-        raise _fail("--size", f"{size!r} is not HxW; write e.g. --size 896x1344")
+        raise fail(f"--size: {size!r} is not HxW; write e.g. --size 896x1344")
     return int(height), int(width)
 
 
@@ -71,22 +68,25 @@ def _print_table(result: dict) -> None:
 
 def flops(
     name: str = typer.Argument(..., help="Zoo model, timm model or op:NAME?key=value."),
-    resolution: int = typer.Option(224, "--resolution", "-r", min=1, help="Square input size R x R."),
+    resolution: int = typer.Option(224, "--resolution", "-r", help="Square input size R x R."),
     size: str | None = typer.Option(None, "--size", help="Input size HxW; overrides --resolution."),
-    batch: int = typer.Option(1, "--batch", "-b", min=1, help="Images per forward pass."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Images per forward pass."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     from pacabench.targets import TargetError, parse_target
 
+    require_positive("--batch", batch)
+    if size is None:
+        require_positive("--resolution", resolution)
     height, width = _parse_size(size) if size else (resolution, resolution)
     try:
         target = parse_target(name)
     except TargetError as error:
-        raise _fail("NAME", str(error)) from None
+        raise fail(f"NAME: {error}") from None
     try:
         result = count(name, *target, height, width, batch)
     except TargetError as error:
-        raise _fail("target", str(error)) from None
+        raise fail(f"target: {error}") from None
     if as_json:
         typer.echo(json.dumps(result))
     else:

@@ -6,16 +6,12 @@ from pathlib import Path
 import typer
 
 from pacabench.analysis.results import ResultsError
+from pacabench.cli.errors import fail
 
 
 def register(app: typer.Typer) -> None:
     app.command("report")(report)
     app.command("compare")(compare)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def report(
@@ -37,12 +33,12 @@ def report(
     from pacabench.report.html import build_report
 
     if not run_dir.is_dir():
-        raise _fail(f"RUN_DIR: {run_dir} is not a folder; pass a results folder (results/<run>/)")
+        raise fail(f"RUN_DIR: {run_dir} is not a folder; pass a results folder (results/<run>/)")
     try:
         run = load_run(run_dir)
         path = build_report(run_dir)
     except ResultsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"report: {path}")
     if open_:
         import webbrowser
@@ -58,7 +54,7 @@ def report(
 def compare(
     baseline: Path = typer.Argument(..., metavar="BASELINE", help="Baseline results folder or CSV."),
     run: Path = typer.Argument(..., metavar="RUN", help="Results folder or CSV to check."),
-    tolerance: float = typer.Option(0.10, "--tolerance", min=0.0,
+    tolerance: float = typer.Option(0.10, "--tolerance",
                                     help="Allowed relative change of latency and peak memory (0.1 = 10%)."),
     update: bool = typer.Option(False, "--update",
                                 help="Write RUN's params and GMACs as the new BASELINE (timings dropped)."),
@@ -84,12 +80,14 @@ def compare(
         try:
             written = update_baseline(baseline, run)
         except ResultsError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         typer.echo(f"baseline updated: {written} (counts of {run})")
         return
+    if tolerance < 0:
+        raise fail(f"--tolerance: {tolerance} is negative; give a relative change such as 0.1 (10%)")
     table, code = compare_runs(baseline, run, tolerance=tolerance)
     if code == 2:
-        raise _fail(table.attrs["error"])
+        raise fail(table.attrs["error"])
     if as_json:
         typer.echo(table.to_json(orient="records", indent=1))
     else:

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from pacabench.cli.errors import fail, require_positive
 from pacabench.runner.suite import Suite, SuiteError, load_suite, parse_suite
 
 DEFAULT_SUITE = "resolution_sweep"
@@ -21,11 +22,6 @@ def register(app: typer.Typer) -> None:
     app.command("validate")(validate)
     app.command("zoo")(zoo)
     app.command("env")(env)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def _embedded_suites() -> dict[str, object]:
@@ -46,7 +42,7 @@ def _load(spec: str) -> Suite:
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2) from None
-    raise _fail(f"SUITE: no file {spec!r} and no shipped suite of that name; shipped suites: "
+    raise fail(f"SUITE: no file {spec!r} and no shipped suite of that name; shipped suites: "
                 f"{', '.join(sorted(_embedded_suites()))}")
 
 
@@ -69,7 +65,7 @@ def run(
         help="--executor ray: auto (join this node's cluster) or ray://HOST:10001; default: a private "
              "local Ray instance."),
     cpus_per_cell: int = typer.Option(
-        1, "--cpus-per-cell", min=1, help="--executor ray: CPUs each CPU cell reserves (a CUDA cell takes one GPU)."),
+        1, "--cpus-per-cell", help="--executor ray: CPUs each CPU cell reserves (a CUDA cell takes one GPU)."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report at the end."),
 ) -> None:
     """Run a benchmark suite and write a results folder (CSV, Parquet, env.json, report).
@@ -92,27 +88,28 @@ def run(
     from pacabench.runner.sweep import CSV_NAME, SUITE_NAME, default_run_dir, run_sweep
 
     if resume is not None and out is not None:
-        raise _fail("--out: not with --resume; the resumed folder is where results go")
+        raise fail("--out: not with --resume; the resumed folder is where results go")
     if resume is not None and not resume.is_dir():
-        raise _fail(f"--resume: {resume} is not a results folder; pass the folder of an earlier run")
+        raise fail(f"--resume: {resume} is not a results folder; pass the folder of an earlier run")
     if suite is None:
         suite = str(resume / SUITE_NAME) if resume is not None else DEFAULT_SUITE
     loaded = _load(suite)
     if device is not None and device not in ("auto", "cpu", "cuda"):
-        raise _fail(f"--device: {device!r} is not a device; use auto, cpu or cuda")
+        raise fail(f"--device: {device!r} is not a device; use auto, cpu or cuda")
     devices = {resolve_device(d) for d in ([device] if device else loaded.devices)}
     if "cuda" in devices and resolve_device("auto") != "cuda":
         where = "--device" if device else "devices"
-        raise _fail(f"{where}: cuda requested but no CUDA device is visible; use --device cpu or auto")
+        raise fail(f"{where}: cuda requested but no CUDA device is visible; use --device cpu or auto")
     out_dir = resume or out or default_run_dir(loaded.name)
     if resume is None and (out_dir / CSV_NAME).exists():
-        raise _fail(f"--out: {out_dir} already holds results; continue it with --resume {out_dir} "
+        raise fail(f"--out: {out_dir} already holds results; continue it with --resume {out_dir} "
                     f"or choose another --out")
+    require_positive("--cpus-per-cell", cpus_per_cell)
     options = {"address": address, "cpus_per_cell": cpus_per_cell} if executor == "ray" else {}
     try:
         engine = make_executor(executor, **options)
     except ExecutorError as exc:
-        raise _fail(f"--executor: {exc}") from None
+        raise fail(f"--executor: {exc}") from None
 
     summary = run_sweep(loaded, out_dir, engine, resume=resume is not None, device=device,
                         progress=not quiet, command=shlex.join(["pacabench", *sys.argv[1:]]))

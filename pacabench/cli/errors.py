@@ -1,0 +1,17 @@
+"""The one shape of every input error on the command line: ``error: <field>: <problem>; <fix>``
+on stderr, exit code 2, never a traceback."""
+import typer
+
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``message`` as one error line; ``raise fail(...)`` ends the command with exit 2."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def require_positive(option: str, value: int) -> None:
+    """Typer's own ``min=`` prints a multi-line usage box; pacabench keeps its one-line form."""
+    if value < 1:
+        raise fail(f"{option}: {value} is not a positive integer; use {option} 1 or more")

@@ -1,0 +1,20 @@
+"""Bad numeric options get pacabench's one-line error and exit 2, not Typer's multi-line usage box."""
+import pytest
+from typer.testing import CliRunner
+
+from pacabench.cli import app
+
+
+@pytest.mark.parametrize("args,message", [
+    (["flops", "op:vit", "--batch", "-1"], "error: --batch: -1 is not a positive integer; use --batch 1 or more"),
+    (["flops", "op:vit", "--resolution", "0"],
+     "error: --resolution: 0 is not a positive integer; use --resolution 1 or more"),
+    (["compare", "a", "b", "--tolerance", "-0.5"],
+     "error: --tolerance: -0.5 is negative; give a relative change such as 0.1 (10%)"),
+    (["run", "ci_smoke", "--executor", "ray", "--cpus-per-cell", "0"],
+     "error: --cpus-per-cell: 0 is not a positive integer; use --cpus-per-cell 1 or more"),
+])
+def test_bad_numeric_option_is_one_line_exit_2(args, message):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == message
