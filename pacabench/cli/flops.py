@@ -22,10 +22,12 @@ Examples:
 
 
 def _parse_size(size: str) -> tuple[int, int]:
-    height, sep, width = size.lower().partition("x")
-    if not sep or not height.isdigit() or not width.isdigit():
-        raise fail(f"--size: {size!r} is not HxW; write e.g. --size 896x1344")
-    return int(height), int(width)
+    from pacabench.runner.suite import parse_hw
+
+    try:
+        return parse_hw(size)
+    except ValueError:
+        raise fail(f"--size: {size!r} is not HxW; write e.g. --size 896x1344") from None
 
 
 def count(spec: str, kind: str, name: str, target_params: dict, height: int, width: int,

@@ -39,6 +39,14 @@ class SuiteError(Exception):
         super().__init__("\n".join(problems))
 
 
+def parse_hw(text: str) -> tuple[int, int]:
+    """``"320x640"`` (height x width) -> (320, 640); ValueError for anything else."""
+    parts = text.lower().replace(" ", "").split("x")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"expected \"HxW\" such as \"320x640\", got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
 def _parse_size(value: Any) -> list[tuple[int, int]]:
     """One resolution item -> the (height, width) sizes it stands for."""
     if isinstance(value, bool):
@@ -46,10 +54,7 @@ def _parse_size(value: Any) -> list[tuple[int, int]]:
     if isinstance(value, int):
         sizes = [(value, value)]
     elif isinstance(value, str):
-        parts = value.lower().replace(" ", "").split("x")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts):
-            raise ValueError(f"expected \"HxW\" such as \"320x640\", got {value!r}")
-        sizes = [(int(parts[0]), int(parts[1]))]
+        sizes = [parse_hw(value)]
     elif isinstance(value, dict):
         sizes = [(r, r) for r in _expand_range(value)]
     else:
