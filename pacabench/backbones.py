@@ -16,7 +16,9 @@ Families and the sizes they take (height and width independently):
 Model parameters (:data:`MODEL_PARAMS`): ``features_only`` builds a backbone in feature mode (timm's
 ``features_only=True``: no head, forward returns the stage maps; timm's Swin gives them channels-last,
 B x h x w x C, which costs the same); ``out_indices`` picks the stages; ``clusters`` (PaCa-ViT zoo
-only) overrides the clusters per stage. Segmentors take ``num_classes`` and ``clusters``.
+only) overrides the clusters per stage; ``fused_attn=false`` runs every attention explicitly,
+materialising its attention matrix (:mod:`pacabench.models.fused_attn`). Segmentors take
+``num_classes``, ``clusters`` and ``fused_attn``.
 
 Size and parameter problems raise ``ValueError`` with a one-line message; ``pacabench.targets`` turns it into a
 ``TargetError``.
@@ -30,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pacabench.models import RELEASED_FIGURES, ZOO_VARIANTS, PaCaSegHead  # registers the zoo in timm
+from pacabench.models import RELEASED_FIGURES, ZOO_VARIANTS, PaCaSegHead, set_fused_attn  # registers the zoo
 
 SEGMENTOR_PREFIX = "seg:"
 
@@ -125,6 +127,7 @@ MODEL_PARAMS = {
     "out_indices": lambda name, key, value: _ints(name, key, value, count=None, minimum=0, example="1,2,3"),
     "clusters": lambda name, key, value: _ints(name, key, value, count=4, minimum=0, example="200,200,200,0"),
     "num_classes": lambda name, key, value: _ints(name, key, value, count=1, minimum=1, example="150")[0],
+    "fused_attn": _bool,
 }
 """Model parameter -> parser ``(model name, key, value) -> value`` (YAML values or query-string text)."""
 
@@ -132,10 +135,10 @@ MODEL_PARAMS = {
 def allowed_params(name: str) -> tuple[str, ...]:
     """The parameters model ``name`` takes: segmentors, the PaCa-ViT zoo, any other timm model."""
     if name.startswith(SEGMENTOR_PREFIX):
-        return ("clusters", "num_classes")
+        return ("clusters", "num_classes", "fused_attn")
     if name in ZOO_VARIANTS:
-        return ("clusters", "features_only", "out_indices")
-    return ("features_only", "out_indices")
+        return ("clusters", "features_only", "out_indices", "fused_attn")
+    return ("features_only", "out_indices", "fused_attn")
 
 
 def check_model_params(name: str, params: Mapping[str, Any]) -> dict:
@@ -167,8 +170,10 @@ def build_backbone(name: str, height: int, width: int, *, device="cpu",
     ``features_only=True`` the feature backbone returning a list of stage maps; ``params`` as in
     :func:`check_model_params`."""
     check_size(name, height, width)
+    options = check_model_params(name, params)
+    fused_attn = options.pop("fused_attn", True)
     options = {key: tuple(value) if isinstance(value, list) else value
-               for key, value in check_model_params(name, params).items() if value is not False}
+               for key, value in options.items() if value is not False}
     family = family_of(name)
     with torch.device(device):
         if family is not None:
@@ -179,6 +184,7 @@ def build_backbone(name: str, height: int, width: int, *, device="cpu",
                 model = _create(name, img_size=(height, width), **options)
             except TypeError:  # the model has no img_size option: timm defaults
                 model = _create(name, **options)
+    _switch_attention(name, model, fused_attn)
     return model.to(dtype=dtype).eval()
 
 
@@ -206,7 +212,16 @@ def build_segmentor(name: str, height: int, width: int, *, device="cpu",
         backbone = _create(name.removeprefix(SEGMENTOR_PREFIX), features_only=True,
                            clusters=tuple(options["clusters"]))
         head = PaCaSegHead(backbone.feature_info.channels(), num_classes=options["num_classes"])
+    _switch_attention(name, backbone, options.get("fused_attn", True))
     return Segmentor(backbone, head).to(dtype=dtype).eval()
+
+
+def _switch_attention(name: str, model: nn.Module, fused_attn: bool) -> None:
+    """Apply the ``fused_attn`` parameter; asking a model without the switch for explicit attention
+    is an error rather than a measurement of something else."""
+    if not set_fused_attn(model, fused_attn) and not fused_attn:
+        raise ValueError(f"{name}: fused_attn=false needs attention layers with timm's fused_attn switch, "
+                         f"and this model has none; drop the parameter")
 
 
 def first_stage_tokens(name: str, height: int, width: int, model: nn.Module | None = None) -> int:

@@ -95,8 +95,9 @@ def test_resolution_sweep_operator_formulas_meet_the_suite_expectations():
     for entry in suite.targets:
         if entry.kind != "operator":
             continue
-        spec, sizes = OPERATORS[entry.operator], suite.sizes_for(entry)
-        tokens = [np.prod(spec.grid(h, w)) for h, w in sizes]
-        macs = [spec.cost(h, w, 1)["macs"] for h, w in sizes]
+        _, name, params = entry.spec
+        spec, sizes = OPERATORS[name], suite.sizes_for(entry)
+        tokens = [np.prod(spec.grid(h, w, **params)) for h, w in sizes]
+        macs = [spec.cost(h, w, 1, **params)["macs"] for h, w in sizes]
         checked[entry.display_label] = verdict(fit_upper_half(tokens, macs)).verdict
     assert checked == suite.expectations

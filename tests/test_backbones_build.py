@@ -1,5 +1,6 @@
 """Backbones at 224 reproduce their released size and cost; other sizes follow each family's rule."""
 import pytest
+import torch
 
 from pacabench.backbones import PEER_BACKBONES, RELEASED_PEER_FIGURES, build_backbone, check_size, family_of
 from pacabench.measure.flops import count_flops
@@ -43,6 +44,25 @@ def test_swin_keeps_window_7_and_pads():
 def test_vit_position_embeddings_follow_the_size():
     model = build_backbone("vit_small_patch16_224", 384, 512, device="meta")
     assert model.pos_embed.shape == (1, 1 + 24 * 32, 384)
+
+
+@pytest.mark.parametrize("name,switches", [
+    ("pacavit_tiny_p2cconv_100_0", 10), ("swin_tiny_patch4_window7_224", 12), ("pvt_v2_b0", 8),
+    ("deit_small_patch16_224", 12), ("seg:pacavit_tiny_p2cconv_100_0", 10),
+])
+def test_fused_attn_false_switches_every_attention_and_keeps_the_function(name, switches):
+    """One switch per attention layer (PaCa-Tiny 2+2+4+2 blocks, Swin-T 2+2+6+2, PVTv2-b0 2+2+2+2,
+    DeiT-S 12); the explicit path computes what the fused kernels do."""
+    outputs = {}
+    images = torch.randn(1, 3, 64, 64)
+    for fused in (True, False):
+        torch.manual_seed(0)
+        built = build_target("model", name, {"fused_attn": fused}, 64, 64, 1)
+        flags = [m.fused_attn for m in built.module.modules() if hasattr(m, "fused_attn")]
+        assert flags == [fused] * switches
+        with torch.no_grad():
+            outputs[fused] = built.module(images)
+    torch.testing.assert_close(outputs[False], outputs[True], rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name,height,width,message", [

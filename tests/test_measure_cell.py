@@ -103,6 +103,18 @@ def test_predicted_ram_overflow_is_oom_without_running(monkeypatch):
     assert row["latency_ms_median"] is None and row["gmacs"] > 0
 
 
+def test_explicit_attention_matrix_is_in_the_measured_peak():
+    """op:vit at 128 px: 32 x 32 = 1024 tokens, 2 heads, so one attention matrix is 2 x 1024^2 float32
+    = 8 MiB. fused_attn=false holds the scores and their softmax at once (16 MiB and more); SDPA
+    never holds one."""
+    matrix_mb = 2 * 1024**2 * 4 / 2**20
+    explicit, fused = (measure_cell(Cell("operator", "vit", {"fused_attn": flag}, 128, 128,
+                                         metrics=("memory",))) for flag in (False, True))
+    assert explicit["status"] == fused["status"] == "ok"
+    assert 2 * matrix_mb <= explicit["peak_mem_net_mb"] < 2 * matrix_mb + 2
+    assert fused["peak_mem_net_mb"] < matrix_mb / 4
+
+
 def test_unknown_target_is_an_error_row_not_an_exception():
     row = measure_cell(Cell("model", "no_such_model_xyz", {}, 224, 224))
     assert row["status"] == "error"

@@ -12,6 +12,9 @@ CASES = [
     ("paca", {}), ("paca", {"clusters": 49}), ("paca_mlp", {}), ("paca_linear", {}),
     ("swin", {}), ("swin", {"shift": True}), ("pvt", {}), ("pvt", {"sr_ratio": 4, "dim": 64, "heads": 1}),
     ("pvt_li", {}), ("vit", {}),
+    # The explicit path (attention matrix materialised) does the same multiply-accumulates.
+    ("paca", {"fused_attn": False}), ("swin", {"fused_attn": False}), ("pvt", {"fused_attn": False}),
+    ("pvt_li", {"fused_attn": False}), ("vit", {"fused_attn": False}),
 ]
 
 

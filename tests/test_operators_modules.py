@@ -13,10 +13,11 @@ def test_registry_names_and_descriptions():
     assert set(OPERATORS) == EXPECTED_NAMES
     for spec in OPERATORS.values():
         assert spec.description and "\n" not in spec.description
-        assert {"stride": 4, "dim": 96, "heads": 2}.items() <= spec.defaults.items()
+        assert {"stride": 4, "dim": 96, "heads": 2, "fused_attn": True}.items() <= spec.defaults.items()
     assert OPERATORS["paca"].defaults["clusters"] == 100
     assert OPERATORS["pvt"].defaults["sr_ratio"] == 8
-    assert OPERATORS["swin"].defaults == {"stride": 4, "dim": 96, "heads": 2, "window": 7, "shift": False}
+    assert OPERATORS["swin"].defaults == {"stride": 4, "dim": 96, "heads": 2, "fused_attn": True,
+                                          "window": 7, "shift": False}
 
 
 @pytest.mark.parametrize("name,layer", [
@@ -43,6 +44,29 @@ def test_forward_backward(name, params):
     assert torch.isfinite(tokens.grad).all() and tokens.grad.abs().sum() > 0
     grads = [p.grad for p in module.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("name,params", [
+    ("paca", {}), ("paca_mlp", {}), ("swin", {"shift": True}), ("pvt", {}), ("pvt_li", {}), ("vit", {}),
+])
+def test_fused_attn_false_is_the_same_function_computed_explicitly(name, params):
+    """fused_attn=false switches every attention layer to the explicit path, and the output is the
+    fused kernel's up to rounding (the same weights: both built from the same seed)."""
+    outputs = {}
+    for fused in (True, False):
+        torch.manual_seed(0)
+        module, tokens = OPERATORS[name].build(64, 64, 2, fused_attn=fused, **params)
+        switches = [m.fused_attn for m in module.modules() if hasattr(m, "fused_attn")]
+        assert switches and all(flag is fused for flag in switches)
+        with torch.no_grad():
+            outputs[fused] = module(tokens)
+    torch.testing.assert_close(outputs[False], outputs[True], rtol=1e-4, atol=1e-5)
+
+
+def test_explicit_paca_attention_keeps_no_maps_unless_asked():
+    module, tokens = OPERATORS["paca"].build(64, 64, 1, fused_attn=False)
+    module(tokens)
+    assert module.attn.last_maps is None  # holding them would inflate the measured peak memory
 
 
 def test_swin_shift_changes_the_output_and_not_the_parameters():
@@ -75,7 +99,8 @@ def test_stride_sets_the_grid():
 
 
 @pytest.mark.parametrize("name,params,height,message", [
-    ("paca", {"foo": 1}, 224, "op:paca: unknown parameter 'foo'; allowed: clusters, dim, heads, stride"),
+    ("paca", {"foo": 1}, 224, "op:paca: unknown parameter 'foo'; allowed: clusters, dim, fused_attn, heads, stride"),
+    ("vit", {"fused_attn": "sometimes"}, 224, "op:vit: fused_attn must be true or false, got 'sometimes'"),
     ("paca", {"clusters": "abc"}, 224, "op:paca: clusters must be a positive integer, got 'abc'"),
     ("paca", {"clusters": 0}, 224, "op:paca: clusters must be a positive integer, got 0"),
     ("swin", {"shift": "maybe"}, 224, "op:swin: shift must be true or false, got 'maybe'"),

@@ -41,7 +41,8 @@ def test_cell_counts_of_the_main_suites():
     assert set(largest) >= operators and len(largest) == 9
     assert all(size >= (2048 if name in operators else 1344) for name, size in largest.items())
     assert sweep.expectations == {"op:paca": "linear", "op:swin": "linear", "op:pvt_li": "linear",
-                                  "op:vit": "quadratic", "op:pvt": "quadratic"}
+                                  "op:vit": "quadratic", "op:pvt": "quadratic",
+                                  "op:paca (explicit)": "linear", "op:vit (explicit)": "quadratic"}
 
 
 def test_resolution_forms_expand_in_order_without_duplicates():

@@ -27,7 +27,7 @@ def test_list_json_has_every_target():
     assert seg_tiny["description"] == ("PaCa segmentor, conv clustering; sizes: multiples of 32; "
                                        "released at 512x512, 150 classes: 13.3M params, 34.4 GMACs")
     paca = catalog["operators"][0]
-    assert paca["defaults"] == {"stride": 4, "dim": 96, "heads": 2, "clusters": 100}
+    assert paca["defaults"] == {"stride": 4, "dim": 96, "heads": 2, "fused_attn": True, "clusters": 100}
     swin_t = catalog["backbones"][0]["description"]
     assert swin_t == "Swin; sizes: multiples of 32; released at 224: 28.3M params, 4.5 GMACs"
 
@@ -38,7 +38,7 @@ def test_list_text_one_line_per_target():
     lines = result.stdout.splitlines()
     for name in [*ZOO_VARIANTS, *PEER_BACKBONES, *SEGMENTORS, *(f"op:{op}" for op in OPERATORS)]:
         assert sum(line.split()[0] == name for line in lines if line.startswith("  ")) == 1
-    assert any(line.startswith("  op:swin ") and "[stride=4 dim=96 heads=2 window=7 shift=false]" in line
+    assert any(line.startswith("  op:swin ") and "[stride=4 dim=96 heads=2 fused_attn=true window=7 shift=false]" in line
                for line in lines)
     assert any(line.startswith("  seg:pacavit_base_p2cconv_100_0 ")
                and line.endswith("[num_classes=150 clusters=200,200,200,0]") for line in lines)

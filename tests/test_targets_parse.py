@@ -35,16 +35,16 @@ def test_parse(spec, expected):
      "pacavit_tiny_p2cconv_100_0, pacavit_small_p2cconv_100, pacavit_base_p2cconv_100_0?"),
     ("op:pcaa", "unknown operator 'op:pcaa'; did you mean: op:paca, op:paca_mlp, op:paca_linear?"),
     ("qqqqzzzz", "unknown model 'qqqqzzzz'; run `pacabench list` to see the models and operators"),
-    ("op:paca?size=3", "op:paca: unknown parameter 'size'; allowed: clusters, dim, heads, stride"),
+    ("op:paca?size=3", "op:paca: unknown parameter 'size'; allowed: clusters, dim, fused_attn, heads, stride"),
     ("op:pvt?sr_ratio=x", "op:pvt: sr_ratio must be a positive integer, got 'x'"),
     ("op:vit?dim", "op:vit: parameter 'dim' is not key=value; write op:vit?key=value&key=value"),
-    ("resnet18?depth=2", "resnet18: unknown parameter 'depth'; allowed: features_only, out_indices"),
-    ("swin_tiny_patch4_window7_224?clusters=49,49,49,0",
-     "swin_tiny_patch4_window7_224: unknown parameter 'clusters'; allowed: features_only, out_indices"),
-    ("pacavit_tiny_p2cconv_100_0?num_classes=10",
-     "pacavit_tiny_p2cconv_100_0: unknown parameter 'num_classes'; allowed: clusters, features_only, out_indices"),
-    ("seg:pacavit_tiny_p2cconv_100_0?features_only=true",
-     "seg:pacavit_tiny_p2cconv_100_0: unknown parameter 'features_only'; allowed: clusters, num_classes"),
+    ("resnet18?depth=2", "resnet18: unknown parameter 'depth'; allowed: features_only, out_indices, fused_attn"),
+    ("swin_tiny_patch4_window7_224?clusters=49,49,49,0", "swin_tiny_patch4_window7_224: unknown "
+     "parameter 'clusters'; allowed: features_only, out_indices, fused_attn"),
+    ("pacavit_tiny_p2cconv_100_0?num_classes=10", "pacavit_tiny_p2cconv_100_0: unknown parameter "
+     "'num_classes'; allowed: clusters, features_only, out_indices, fused_attn"),
+    ("seg:pacavit_tiny_p2cconv_100_0?features_only=true", "seg:pacavit_tiny_p2cconv_100_0: unknown "
+     "parameter 'features_only'; allowed: clusters, num_classes, fused_attn"),
     ("pacavit_tiny_p2cconv_100_0?clusters=200,200,0",
      "pacavit_tiny_p2cconv_100_0: clusters must be 4 integers >= 0 such as 200,200,200,0, got '200,200,0'"),
     ("pvt_v2_b1?features_only=yes", "pvt_v2_b1: features_only must be true or false, got 'yes'"),
@@ -85,7 +85,10 @@ def test_build_model_tokens_and_dtype():
      "swin_tiny_patch4_window7_224 (Swin) takes sizes that are positive multiples of 32 (e.g. 224, 256, 512); "
      "got 230x224"),
     (("model", "resnet18", {"depth": 2}, 224, 224, 1),
-     "resnet18: unknown parameter 'depth'; allowed: features_only, out_indices"),
+     "resnet18: unknown parameter 'depth'; allowed: features_only, out_indices, fused_attn"),
+    (("model", "resnet18", {"fused_attn": False}, 224, 224, 1),
+     "resnet18: fused_attn=false needs attention layers with timm's fused_attn switch, and this model has "
+     "none; drop the parameter"),
     (("model", "seg:pacavit_tiny_p2cconv_100_0", {}, 500, 512, 1), "seg:pacavit_tiny_p2cconv_100_0 "
      "(PaCa segmentor) takes sizes that are positive multiples of 32 (e.g. 224, 256, 512); got 500x512"),
     (("model", "seg:pacavit_convmixer_tiny_100", {}, 512, 512, 1),

@@ -12,7 +12,9 @@ OPERATOR_SYNTAX = (
     "An operator is op:NAME, with optional parameters as a query string op:NAME?key=value&key=value "
     "(quote it in the shell): op:paca?clusters=49, op:swin?shift=true, "
     "op:pvt?sr_ratio=4&dim=64&heads=1. Every operator takes stride (pixels per token, default 4), "
-    "dim (width C, default 96) and heads (default 2); its token grid is (H/stride) x (W/stride)."
+    "dim (width C, default 96) and heads (default 2); its token grid is (H/stride) x (W/stride). "
+    "fused_attn=false (operators and models) runs attention explicitly, materialising the attention "
+    "matrix, instead of through SDPA's fused kernels."
 )
 MODEL_SYNTAX = (
     "Models take parameters the same way: NAME?features_only=true builds the feature backbone (no head; "

@@ -130,8 +130,11 @@ class PaCaAttention(nn.Module):
     the teacher). ``num_clusters == 0`` gives plain global self-attention (cluster tokens = tokens).
 
     ``forward(x, H, W, z=None) -> (out, z_raw)``: ``z_raw`` (B x M x N logits, or None when M == 0) is
-    what a later block may reuse. With ``record_maps = True`` the explicit path runs and
-    ``last_maps`` holds ``{"cluster_assignment": B x M x N or None, "attention": B x h x N x M}``.
+    what a later block may reuse. ``fused_attn`` (timm's switch of the same name) picks
+    ``F.scaled_dot_product_attention`` (True) or the explicit softmax(q k^T / sqrt(d)) v path that
+    materialises the B x h x N x M weights (False, as the official code does). With
+    ``record_maps = True`` the explicit path runs and ``last_maps`` holds
+    ``{"cluster_assignment": B x M x N or None, "attention": B x h x N x M}``.
     """
 
     def __init__(self, dim: int, num_heads: int, num_clusters: int, clustering: str | None = "conv"):
@@ -154,6 +157,7 @@ class PaCaAttention(nn.Module):
         self.k = nn.Linear(dim, dim)
         self.v = nn.Linear(dim, dim)
         self.proj = nn.Linear(dim, dim)
+        self.fused_attn = True
         self.record_maps = False
         self.last_maps: dict[str, torch.Tensor | None] | None = None
 
@@ -176,12 +180,13 @@ class PaCaAttention(nn.Module):
         q = self.q(x).reshape(batch, num_tokens, heads, head_dim).transpose(1, 2)
         k = self.k(context).reshape(batch, -1, heads, head_dim).transpose(1, 2)
         v = self.v(context).reshape(batch, -1, heads, head_dim).transpose(1, 2)
-        if self.record_maps:
+        if self.fused_attn and not self.record_maps:
+            out = F.scaled_dot_product_attention(q, k, v)
+        else:
             attention = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
             out = attention @ v
-            self.last_maps = {"cluster_assignment": assignment, "attention": attention}
-        else:
-            out = F.scaled_dot_product_attention(q, k, v)
+            if self.record_maps:
+                self.last_maps = {"cluster_assignment": assignment, "attention": attention}
         out = out.transpose(1, 2).reshape(batch, num_tokens, dim)
         return self.proj(out), z
 

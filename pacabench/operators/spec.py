@@ -3,7 +3,8 @@
 Every operator takes an image resolution (H, W) and a ``stride`` (default 4, the first stage of a
 pyramid ViT) and works on the token grid (H / stride) x (W / stride) at width ``dim`` with ``heads``
 heads. Its module's ``forward(x)`` takes only the tokens B x N x C, so every operator is measured the
-same way. ``cost`` returns the MACs a FLOP counter (fvcore conventions: linear, conv, matmul, layer
+same way. ``fused_attn`` (default true) runs the attention through SDPA's fused kernels; false runs the
+explicit path that materialises the attention matrix (:mod:`pacabench.models.fused_attn`). ``cost`` returns the MACs a FLOP counter (fvcore conventions: linear, conv, matmul, layer
 norm 5 per element; attention kernels B*h*Nq*Nk*(dq+dv)) must find, so measurement can be checked.
 
 Bad parameters raise ``ValueError`` with a one-line message; ``pacabench.targets`` turns it into a
@@ -15,7 +16,10 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-COMMON_DEFAULTS = {"stride": 4, "dim": 96, "heads": 2}
+from pacabench.models.fused_attn import set_fused_attn
+
+COMMON_DEFAULTS = {"stride": 4, "dim": 96, "heads": 2, "fused_attn": True}
+_HARNESS_PARAMS = ("stride", "fused_attn")  # set around the layer, not passed to its constructor
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -96,9 +100,9 @@ class OperatorSpec:
         """The operator module (eval mode) and a token batch B x N x C for it."""
         resolved = self.resolve(params)
         grid_h, grid_w = self.grid(height, width, **resolved)
-        layer_params = {k: v for k, v in resolved.items() if k != "stride"}
         with torch.device(device):
-            module = self.make(grid_h, grid_w, **layer_params)
+            module = self.make(grid_h, grid_w, **_layer_params(resolved))
+        set_fused_attn(module, resolved["fused_attn"])
         module = module.to(dtype=dtype).eval()
         return module, random_input((batch, grid_h * grid_w, resolved["dim"]), device=device, dtype=dtype)
 
@@ -108,8 +112,11 @@ class OperatorSpec:
         number of elements of the attention matrix B x h x Nq x Nk."""
         resolved = self.resolve(params)
         grid_h, grid_w = self.grid(height, width, **resolved)
-        layer_params = {k: v for k, v in resolved.items() if k != "stride"}
-        return self.formula(grid_h, grid_w, batch, **layer_params)
+        return self.formula(grid_h, grid_w, batch, **_layer_params(resolved))
+
+
+def _layer_params(resolved: Mapping[str, Any]) -> dict:
+    return {key: value for key, value in resolved.items() if key not in _HARNESS_PARAMS}
 
 
 def random_input(shape: tuple[int, ...], *, device, dtype: torch.dtype) -> torch.Tensor:
