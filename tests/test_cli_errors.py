@@ -1,4 +1,4 @@
-"""Bad numeric options get pacabench's one-line error and exit 2, not Typer's multi-line usage box."""
+"""Bad options get pacabench's one-line error and exit 2, not Typer's multi-line usage box."""
 import pytest
 from typer.testing import CliRunner
 
@@ -13,8 +13,12 @@ from pacabench.cli import app
      "error: --tolerance: -0.5 is negative; give a relative change such as 0.1 (10%)"),
     (["run", "ci_smoke", "--executor", "ray", "--cpus-per-cell", "0"],
      "error: --cpus-per-cell: 0 is not a positive integer; use --cpus-per-cell 1 or more"),
+    (["run", "ci_smoke", "--dtype", "fp8"], "error: --dtype: 'fp8' is not a dtype; use float32, bfloat16 or float16"),
+    (["run", "ci_smoke", "--device", "gpu"], "error: --device: 'gpu' is not a device; use auto, cpu or cuda"),
+    (["run", "--resume", ".", "--dtype", "bfloat16"],
+     "error: --dtype: not with --resume; a resumed run keeps the dtypes it was started with"),
 ])
-def test_bad_numeric_option_is_one_line_exit_2(args, message):
+def test_bad_option_is_one_line_exit_2(args, message):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert result.stderr.strip() == message

@@ -19,8 +19,8 @@ COUNTS_ONLY = ("flops", "params")
 
 def smoke_cells():
     """The smoke suite's cells, counts only (timing two executors against each other proves nothing)."""
-    suite = load_suite(resources.files("pacabench.suites") / "ci_smoke.yaml")
-    return [dataclasses.replace(cell, metrics=COUNTS_ONLY) for _, cell in expand_cells(suite, "cpu")]
+    suite = load_suite(resources.files("pacabench.suites") / "ci_smoke.yaml").with_overrides(devices=["cpu"])
+    return [dataclasses.replace(cell, metrics=COUNTS_ONLY) for _, cell in expand_cells(suite)]
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,15 @@ import shlex
 import sys
 from importlib.resources import files
 from pathlib import Path
-from typing import Optional
+from typing import Optional, get_args
 
 import typer
 
 from pacabench.cli.errors import fail, require_positive
-from pacabench.runner.suite import Suite, SuiteError, load_suite, parse_suite
+from pacabench.runner.suite import Device, Dtype, Suite, SuiteError, load_suite, parse_suite
 
 DEFAULT_SUITE = "resolution_sweep"
+DEVICES, DTYPES = get_args(Device), get_args(Dtype)
 EXIT_INTERRUPTED = 130
 
 
@@ -51,6 +52,8 @@ def run(
         None, help=f"Suite YAML file, or the name of a shipped suite. Default: {DEFAULT_SUITE}."),
     device: Optional[str] = typer.Option(
         None, "--device", help="auto | cpu | cuda; replaces the suite's devices."),
+    dtype: Optional[str] = typer.Option(
+        None, "--dtype", help="float32 | bfloat16 | float16 (autocast); replaces the suite's dtypes."),
     out: Optional[Path] = typer.Option(
         None, "--out", help="Results folder. Default: results/<YYYYmmdd-HHMMSS>_<suite>/."),
     resume: Optional[Path] = typer.Option(
@@ -74,7 +77,7 @@ def run(
 
       pacabench run suites/ci_smoke.yaml --out /tmp/smoke
 
-      pacabench run resolution_sweep --device cuda
+      pacabench run resolution_sweep --device cuda --dtype bfloat16
 
       pacabench run --resume results/20250101-120000_resolution_sweep
 
@@ -91,12 +94,18 @@ def run(
         raise fail("--out: not with --resume; the resumed folder is where results go")
     if resume is not None and not resume.is_dir():
         raise fail(f"--resume: {resume} is not a results folder; pass the folder of an earlier run")
+    for what, value, choices in (("device", device, DEVICES), ("dtype", dtype, DTYPES)):
+        if value is not None and resume is not None:
+            raise fail(f"--{what}: not with --resume; a resumed run keeps the {what}s it was started with")
+        if value is not None and value not in choices:
+            raise fail(f"--{what}: {value!r} is not a {what}; use {', '.join(choices[:-1])} or {choices[-1]}")
     if suite is None:
         suite = str(resume / SUITE_NAME) if resume is not None else DEFAULT_SUITE
     loaded = _load(suite)
-    if device is not None and device not in ("auto", "cpu", "cuda"):
-        raise fail(f"--device: {device!r} is not a device; use auto, cpu or cuda")
-    devices = {resolve_device(d) for d in ([device] if device else loaded.devices)}
+    overrides = {key: [value] for key, value in (("devices", device), ("dtypes", dtype)) if value}
+    if overrides:
+        loaded = loaded.with_overrides(**overrides)
+    devices = {resolve_device(d) for d in loaded.devices}
     if "cuda" in devices and resolve_device("auto") != "cuda":
         where = "--device" if device else "devices"
         raise fail(f"{where}: cuda requested but no CUDA device is visible; use --device cpu or auto")
@@ -111,8 +120,8 @@ def run(
     except ExecutorError as exc:
         raise fail(f"--executor: {exc}") from None
 
-    summary = run_sweep(loaded, out_dir, engine, resume=resume is not None, device=device,
-                        progress=not quiet, command=shlex.join(["pacabench", *sys.argv[1:]]))
+    summary = run_sweep(loaded, out_dir, engine, resume=resume is not None, progress=not quiet,
+                        command=shlex.join(["pacabench", *sys.argv[1:]]))
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     done = f"; {summary.skipped_done} already done" if summary.skipped_done else ""
     if summary.interrupted:

@@ -17,12 +17,9 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def expand_cells(suite: Suite, device: str | None = None) -> list[tuple[str, Cell]]:
-    """(label, cell) pairs in sweep order: target by target, sizes ascending within a target.
-
-    ``device`` (e.g. from ``--device``) replaces the suite's devices.
-    """
-    devices = list(dict.fromkeys(resolve_device(d) for d in ([device] if device else suite.devices)))
+def expand_cells(suite: Suite) -> list[tuple[str, Cell]]:
+    """(label, cell) pairs in sweep order: target by target, sizes ascending within a target."""
+    devices = list(dict.fromkeys(resolve_device(d) for d in suite.devices))
     budget = suite.budget
     out: list[tuple[str, Cell]] = []
     for entry in suite.targets:

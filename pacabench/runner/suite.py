@@ -204,6 +204,13 @@ class Suite(_Strict):
         data = self.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
         return yaml.safe_dump(data, sort_keys=False)
 
+    def with_overrides(self, **fields) -> "Suite":
+        """A copy with ``fields`` replaced (``pacabench run --device / --dtype``). Its YAML is dumped
+        from the data, so the run's suite.yaml, and a resume from it, keep the overrides."""
+        copy = self.model_copy(update=fields)
+        copy._source_text = None
+        return copy
+
     def sizes_for(self, entry: TargetEntry) -> list[tuple[int, int]]:
         """The (height, width) sizes one target is measured at."""
         return _flatten(entry.resolutions if entry.resolutions is not None else self.resolutions)

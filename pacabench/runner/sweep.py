@@ -58,12 +58,12 @@ def default_run_dir(suite_name: str, root: str | Path = "results") -> Path:
 
 
 def run_sweep(suite: Suite, out_dir: str | Path, executor: Executor, *, resume: bool = False,
-              device: str | None = None, progress: bool = True, command: str | None = None) -> SweepSummary:
+              progress: bool = True, command: str | None = None) -> SweepSummary:
     """Measure every cell of ``suite`` into ``out_dir``; return counts. Ctrl-C stops after the
     current cell, writes what is done and returns with ``interrupted=True``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    labelled = _unique(expand_cells(suite, device=device))
+    labelled = _unique(expand_cells(suite))
     label_of = {cell.key: label for label, cell in labelled}
     done_rows = _keep_done_rows(out_dir / CSV_NAME) if resume else []
     if not resume:
