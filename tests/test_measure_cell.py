@@ -115,6 +115,24 @@ def test_explicit_attention_matrix_is_in_the_measured_peak():
     assert fused["peak_mem_net_mb"] < matrix_mb / 4
 
 
+@pytest.mark.parametrize("error,status", [
+    (RuntimeError("CUDA error: out of memory"), "oom"),
+    (RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"), "oom"),
+    (RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 80 GB"), "oom"),
+    (MemoryError(), "oom"),
+    (RuntimeError("mat1 and mat2 shapes cannot be multiplied"), "error"),
+])
+def test_out_of_memory_in_any_form_is_an_oom_row(monkeypatch, error, status):
+    def build(*args, device="cpu", **kwargs):
+        if device != "meta":
+            raise error
+        return Built(nn.Identity(), (torch.empty(1, 4, device="meta"),), tokens=1)
+    monkeypatch.setattr(pacabench.targets, "build_target", build)
+    row = measure_cell(Cell("model", "fails_to_build", {}, 32, 32, **FAST))
+    assert row["status"] == status
+    assert row["message"] == f"{type(error).__name__}: {error}".strip()
+
+
 def test_unknown_target_is_an_error_row_not_an_exception():
     row = measure_cell(Cell("model", "no_such_model_xyz", {}, 224, 224))
     assert row["status"] == "error"
@@ -180,6 +198,17 @@ def test_cuda_cell_reports_allocator_peaks_net_of_resident(known_target):
     assert row["mem_method"] == "cuda_max_memory_allocated"
     assert row["peak_mem_reserved_mb"] >= row["peak_mem_mb"]
     assert "NVIDIA" in row["device_name"]
+
+
+@pytest.mark.cuda
+def test_cuda_out_of_memory_is_a_row_and_the_next_cell_runs():
+    """Explicit ViT attention at 8192 px (4.2M tokens) asks for a 140 TB attention matrix."""
+    huge = run_isolated(Cell("operator", "vit", {"fused_attn": False}, 8192, 8192, device="cuda", **FAST))
+    assert huge["status"] == "oom"
+    assert huge["message"].startswith("OutOfMemoryError: CUDA out of memory")
+    assert huge["gmacs"] > 1e6  # counted on meta all the same
+    small = run_isolated(Cell("operator", "vit", {}, 224, 224, device="cuda", **FAST))
+    assert small["status"] == "ok" and 0 < small["peak_mem_net_mb"] < 100
 
 
 @pytest.mark.cuda

@@ -207,9 +207,14 @@ def _run(cell: Cell, row: dict, meta_built) -> None:
                    mfu=mfu(row["gmacs"], cell.mode, timing.median_ms, row["device_name"], cell.dtype))
 
 
-def _is_cpu_oom(error: BaseException) -> bool:
-    return isinstance(error, MemoryError) or (
-        isinstance(error, RuntimeError) and "can't allocate memory" in str(error))
+# Out-of-memory errors that do not arrive as torch.OutOfMemoryError: the CPU allocator's, and CUDA
+# libraries' (cuBLAS / cuDNN workspaces, a kernel launch) that surface as a plain RuntimeError.
+_OOM_MESSAGES = ("can't allocate memory", "out of memory", "_STATUS_ALLOC_FAILED")
+
+
+def _is_oom(error: BaseException) -> bool:
+    return isinstance(error, (torch.OutOfMemoryError, MemoryError)) or (
+        isinstance(error, RuntimeError) and any(text in str(error) for text in _OOM_MESSAGES))
 
 
 def _one_line(error: BaseException) -> str:
@@ -235,10 +240,8 @@ def measure_cell(cell: Cell, on_progress: Callable[[dict], None] | None = None) 
         row.update(status="ok", message=None)
     except _Skip as skip:
         row.update(status=skip.status, message=str(skip))
-    except torch.OutOfMemoryError as error:
-        row.update(status="oom", message=_one_line(error))
     except Exception as error:
-        row.update(status="oom" if _is_cpu_oom(error) else "error", message=_one_line(error))
+        row.update(status="oom" if _is_oom(error) else "error", message=_one_line(error))
     row["elapsed_s"] = time.perf_counter() - start
     return row
 
