@@ -1,7 +1,8 @@
 """Crossovers and headline ratios on synthetic operators whose costs cross at known sizes."""
+import pandas as pd
 import pytest
 
-from pacabench.analysis.crossover import crossover_table, headlines
+from pacabench.analysis.crossover import crossover_table, headlines, pairs
 from pacabench.analysis.results import label_rows
 from synthetic_results import make_rows
 
@@ -51,3 +52,10 @@ def test_no_pairs_without_a_paca_series():
 def test_a_single_common_size_has_no_crossover():
     df = label_rows(make_rows(operators=("paca", "vit"), resolutions=(224,), oom=()))
     assert crossover_table(df).empty
+
+
+def test_explicit_attention_is_paired_only_with_explicit_attention():
+    fused = make_rows(operators=("paca", "vit"), resolutions=(224, 448), oom=())
+    explicit = fused.assign(params_json='{"fused_attn": false}', label=fused["label"] + " (explicit)")
+    df = label_rows(pd.concat([fused, explicit], ignore_index=True))
+    assert sorted(pairs(df)) == [("op:paca", "op:vit"), ("op:paca (explicit)", "op:vit (explicit)")]

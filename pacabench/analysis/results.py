@@ -28,7 +28,7 @@ COUNTED_METRICS = ("gmacs", "params")  # exact counts: also present on oom / ski
 # within a label make several series.
 SERIES_COLUMNS = ("params_json", "batch", "dtype", "device", "mode", "channels_last", "compile")
 # Columns that make two series comparable (crossovers pair PaCa with peers only inside one context).
-CONTEXT_COLUMNS = ("kind", "batch", "dtype", "device", "mode", "channels_last", "compile")
+CONTEXT_COLUMNS = ("kind", "batch", "dtype", "device", "mode", "channels_last", "compile", "fused_attn")
 REQUIRED_COLUMNS = ("kind", "name", "params_json", "resolution_h", "resolution_w", "tokens", "batch",
                     "dtype", "device", "mode", "status", "params", "gmacs")
 
@@ -98,6 +98,7 @@ def label_rows(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("channels_last", "compile"):
         if col not in df.columns:
             df[col] = False
+    df["fused_attn"] = [_fused_attn(params) for params in df["params_json"]]
     df["label"] = [row_label(row) for row in df.to_dict("records")]
     df["series"] = df["label"]
     for label, rows in df.groupby("label", sort=False):
@@ -108,6 +109,13 @@ def label_rows(df: pd.DataFrame) -> pd.DataFrame:
             df.loc[rows.index, "series"] = label + " [" + suffix + "]"
     df["resolution"] = [resolution_text(h, w) for h, w in zip(df["resolution_h"], df["resolution_w"])]
     return df
+
+
+def _fused_attn(params_json) -> bool:
+    """The target's ``fused_attn`` parameter (default true): explicit attention is only compared with
+    explicit attention."""
+    params = json.loads(params_json) if isinstance(params_json, str) and params_json else {}
+    return bool(params.get("fused_attn", True))
 
 
 def resolution_text(h: int, w: int) -> str:
