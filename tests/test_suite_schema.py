@@ -18,9 +18,9 @@ def problems(text: str) -> list[str]:
     return info.value.problems
 
 
-def test_all_five_suites_ship():
-    assert {p.stem for p in SUITES} >= {"resolution_sweep", "model_zoo", "dense_prediction",
-                                        "clusters_ablation", "ci_smoke"}
+def test_all_six_suites_ship():
+    assert {p.stem for p in SUITES} == {"resolution_sweep", "model_zoo", "dense_prediction",
+                                        "clusters_ablation", "ci_smoke", "throughput"}
 
 
 @pytest.mark.parametrize("path", SUITES, ids=lambda p: p.stem)
@@ -43,6 +43,22 @@ def test_cell_counts_of_the_main_suites():
     assert sweep.expectations == {"op:paca": "linear", "op:swin": "linear", "op:pvt_li": "linear",
                                   "op:vit": "quadratic", "op:pvt": "quadratic",
                                   "op:paca (explicit)": "linear", "op:vit (explicit)": "quadratic"}
+
+
+def test_a_target_may_set_its_own_layout_and_compile():
+    suite = parse_suite(MINIMAL + "  - {operator: vit, compile: false, channels_last: true}\n"
+                                  "compile: true\n")
+    assert [(c.name, c.compile, c.channels_last) for _, c in expand_cells(suite)] == [
+        ("paca", True, False), ("vit", False, True)]
+
+
+def test_throughput_suite_measures_paca_tiny_four_ways_at_batch_128_bf16_on_cuda():
+    cells = dict(expand_cells(load_suite(Path(__file__).parents[1] / "suites" / "throughput.yaml")))
+    assert {(c.height, c.batch, c.dtype, c.device, c.mode) for c in cells.values()} == {
+        (224, 128, "bfloat16", "cuda", "inference")}
+    paca = {label: (c.channels_last, c.compile) for label, c in cells.items() if c.name.startswith("pacavit")}
+    assert sorted(paca.values()) == [(False, False), (False, True), (True, False), (True, True)]
+    assert len({c.key for c in cells.values()}) == len(cells) == 10
 
 
 def test_resolution_forms_expand_in_order_without_duplicates():
@@ -126,7 +142,7 @@ def test_disallowed_value_lists_the_allowed_ones():
 def test_unknown_key_lists_allowed_keys():
     lines = problems("name: t\nrepeat: 3\ntargets:\n  - operator: paca\n    param: {clusters: 2}\n")
     assert lines[0] == ("s.yaml: targets[0].param: unknown key; allowed keys here: "
-                        "model, operator, params, label, resolutions")
+                        "model, operator, params, label, resolutions, channels_last, compile")
     assert lines[1].startswith("s.yaml: repeat: unknown key; allowed keys here: name, description, targets,")
 
 

@@ -30,8 +30,14 @@ def expand_cells(suite: Suite) -> list[tuple[str, Cell]]:
             out.append((entry.display_label, Cell(
                 kind=kind, name=name, params=dict(params), height=h, width=w, batch=batch,
                 dtype=dtype, device=dev, mode=mode, metrics=tuple(suite.metrics),
-                channels_last=suite.channels_last, compile=suite.compile,
+                channels_last=_either(entry.channels_last, suite.channels_last),
+                compile=_either(entry.compile, suite.compile),
                 warmup=suite.warmup, min_repeats=suite.repeats, min_time_s=suite.min_time_s,
                 budget_seconds=budget.seconds, budget_memory_mb=budget.memory_mb,
                 timeout_s=suite.timeout_s)))
     return out
+
+
+def _either(target_setting: bool | None, suite_setting: bool) -> bool:
+    """A target's own setting where it has one, else the suite's."""
+    return suite_setting if target_setting is None else target_setting

@@ -10,6 +10,7 @@ reading a traceback. Example::
         params: {clusters: 49}
       - model: swin_tiny_patch4_window7_224
         resolutions: [224, 448]          # per-target override
+        compile: true                    # so are channels_last and compile
     resolutions: [224, "320x640", {start: 256, stop: 512, step: 128}]
     budget: {seconds: 20}
     expectations: {op:paca: linear}
@@ -104,6 +105,8 @@ class TargetEntry(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     label: str | None = None
     resolutions: list[ResolutionItem] | None = None
+    channels_last: bool | None = None  # None: the suite's setting
+    compile: bool | None = None        # None: the suite's setting
 
     @field_validator("model")
     @classmethod
