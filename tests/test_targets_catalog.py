@@ -38,8 +38,8 @@ def test_list_text_one_line_per_target():
     lines = result.stdout.splitlines()
     for name in [*ZOO_VARIANTS, *PEER_BACKBONES, *SEGMENTORS, *(f"op:{op}" for op in OPERATORS)]:
         assert sum(line.split()[0] == name for line in lines if line.startswith("  ")) == 1
-    assert any(line.startswith("  op:swin ") and "[stride=4 dim=96 heads=2 fused_attn=true window=7 shift=false]" in line
-               for line in lines)
+    swin_defaults = "[stride=4 dim=96 heads=2 fused_attn=true window=7 shift=false]"
+    assert any(line.startswith("  op:swin ") and swin_defaults in line for line in lines)
     assert any(line.startswith("  seg:pacavit_base_p2cconv_100_0 ")
                and line.endswith("[num_classes=150 clusters=200,200,200,0]") for line in lines)
 

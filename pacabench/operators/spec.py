@@ -3,9 +3,10 @@
 Every operator takes an image resolution (H, W) and a ``stride`` (default 4, the first stage of a
 pyramid ViT) and works on the token grid (H / stride) x (W / stride) at width ``dim`` with ``heads``
 heads. Its module's ``forward(x)`` takes only the tokens B x N x C, so every operator is measured the
-same way. ``fused_attn`` (default true) runs the attention through SDPA's fused kernels; false runs the
-explicit path that materialises the attention matrix (:mod:`pacabench.models.fused_attn`). ``cost`` returns the MACs a FLOP counter (fvcore conventions: linear, conv, matmul, layer
-norm 5 per element; attention kernels B*h*Nq*Nk*(dq+dv)) must find, so measurement can be checked.
+same way. ``fused_attn`` (default true) runs the attention through SDPA's fused kernels; false runs
+the explicit path that materialises the attention matrix (:mod:`pacabench.models.fused_attn`).
+``cost`` returns the MACs a FLOP counter (fvcore conventions: linear, conv, matmul, layer norm 5 per
+element; attention kernels B*h*Nq*Nk*(dq+dv)) must find, so measurement can be checked.
 
 Bad parameters raise ``ValueError`` with a one-line message; ``pacabench.targets`` turns it into a
 ``TargetError``.
