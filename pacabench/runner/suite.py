@@ -108,18 +108,11 @@ class TargetEntry(_Strict):
     channels_last: bool | None = None  # None: the suite's setting
     compile: bool | None = None        # None: the suite's setting
 
-    @field_validator("model")
+    @field_validator("model", "operator")
     @classmethod
-    def _known_model(cls, name: str | None) -> str | None:
+    def _known_target(cls, name: str | None, info: ValidationInfo) -> str | None:
         if name is not None:
-            _check_target("model", name)
-        return name
-
-    @field_validator("operator")
-    @classmethod
-    def _known_operator(cls, name: str | None) -> str | None:
-        if name is not None:
-            _check_target("operator", name)
+            _check_target(info.field_name, name)
         return name
 
     @field_validator("params")
