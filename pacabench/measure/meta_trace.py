@@ -10,10 +10,12 @@ torch 2.14, and :class:`MetaTraceMode` repairs both:
 - on CPU ``convolution`` reaches ``aten::_convolution``, which the tracer records; the meta kernel
   stops one level earlier, so the mode records the ``aten::_convolution`` node itself.
 
-It also makes meta execution fast: many meta kernels are Python reference implementations, and a
-backbone repeats the same op on the same shapes in every block, so the mode memoises the output
-layout of functional single-output ops (keyed on the op and every argument's shape, stride and
-dtype), much as FakeTensorMode's dispatch cache does.
+It also makes meta execution fast: many meta kernels are Python reference implementations (a layer
+norm's costs milliseconds), and a backbone repeats the same op on the same shapes in every block, so
+the mode memoises the output layout of functional ops (keyed on the op and every argument's shape,
+stride and dtype), much as FakeTensorMode's dispatch cache does. A meta kernel is a pure function
+of those layouts, so one memo serves every count in the process (both counters, every size), traced
+or not: the traced path looks it up on the helper thread.
 """
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,11 +23,32 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 _UNTRACED_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pacabench-meta")
+_LAYOUTS: dict = {}  # (op, argument layouts) -> (returns a tuple, output layouts); see the docstring
+_MAX_LAYOUTS = 200_000  # a few hundred bytes each: cleared when full rather than grown without bound
+
+
+def _run_meta(func, args, kwargs):
+    """Run a meta kernel, or rebuild its outputs from the memo of an earlier identical call."""
+    if not _cacheable(func):
+        return func(*args, **kwargs)
+    key = (func, _layout_key(args), _layout_key(tuple(sorted(kwargs.items()))))
+    hit = _LAYOUTS.get(key)
+    if hit is None:
+        out = func(*args, **kwargs)
+        outs = out if isinstance(out, tuple) else (out,)
+        if all(isinstance(t, torch.Tensor) for t in outs):  # backward ops may return None grads
+            if len(_LAYOUTS) >= _MAX_LAYOUTS:
+                _LAYOUTS.clear()
+            _LAYOUTS[key] = (isinstance(out, tuple), [(t.shape, t.stride(), t.dtype) for t in outs])
+        return out
+    is_tuple, layouts = hit
+    outs = tuple(torch.empty_strided(shape, stride, dtype=dtype, device="meta") for shape, stride, dtype in layouts)
+    return outs if is_tuple else outs[0]
 
 
 def _run_untraced(func, args, kwargs):
     with torch.no_grad():
-        return func(*args, **kwargs)
+        return _run_meta(func, args, kwargs)
 
 
 def _record_convolution(state, args, out: torch.Tensor) -> None:
@@ -63,24 +86,6 @@ def _layout_key(value):
 class MetaTraceMode(TorchDispatchMode):
     """Active around ``torch.jit`` tracing or FLOP counting of a meta-device model (module docstring)."""
 
-    def __init__(self):
-        super().__init__()
-        self._layouts: dict = {}
-
-    def _run_meta(self, func, args, kwargs):
-        if not _cacheable(func):
-            return func(*args, **kwargs)
-        key = (func, _layout_key(args), _layout_key(tuple(sorted(kwargs.items()))))
-        if key not in self._layouts:
-            out = func(*args, **kwargs)
-            outs = out if isinstance(out, tuple) else (out,)
-            self._layouts[key] = (isinstance(out, tuple), [(t.shape, t.stride(), t.dtype) for t in outs])
-            return out
-        is_tuple, layouts = self._layouts[key]
-        outs = tuple(torch.empty_strided(shape, stride, dtype=dtype, device="meta")
-                     for shape, stride, dtype in layouts)
-        return outs if is_tuple else outs[0]
-
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         on_meta = any(isinstance(a, torch.Tensor) and a.is_meta for a in args)
@@ -88,7 +93,7 @@ class MetaTraceMode(TorchDispatchMode):
         if not on_meta:
             return func(*args, **kwargs)
         if state is None:
-            return self._run_meta(func, args, kwargs)
+            return _run_meta(func, args, kwargs)
         out = _UNTRACED_POOL.submit(_run_untraced, func, args, kwargs).result()
         if func is torch.ops.aten.convolution.default:
             _record_convolution(state, args, out)
