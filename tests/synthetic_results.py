@@ -42,8 +42,8 @@ def make_rows(operators=tuple(OPERATOR_MACS), resolutions=RESOLUTIONS, *, noise=
                 resolution_h=res, resolution_w=res, tokens=n, batch=1, dtype="float32", device=device,
                 device_name=device_name, mode="inference", channels_last=False, compile=False,
                 status=status, message="CUDA out of memory" if not measured else "",
-                params=4 * C * C + 4 * C, gmacs=macs / 1e9, gmacs_flopcounter=macs / 1e9,
-                flops_method="fvcore+handles", flops_agree=True, uncounted_ops="[]",
+                params=4 * C * C + 4 * C, gmacs=macs / 1e9, gmacs_fvcore=macs / 1e9,
+                flops_method="FlopCounterMode+pacabench", flops_agree=True, uncounted_ops="[]",
                 mem_method="tracemalloc (CPU)",
             )
             if measured:

@@ -14,8 +14,8 @@ from pacabench.targets import Built
 
 CONTRACT_COLUMNS = (
     "cell_key kind name params_json resolution_h resolution_w tokens batch dtype device device_name "
-    "mode channels_last compile status message params gmacs gmacs_flopcounter flops_method "
-    "flops_agree uncounted_ops peak_mem_mb peak_mem_reserved_mb peak_mem_net_mb mem_method "
+    "mode channels_last compile status message params params_by_part gmacs gmacs_mixing gmacs_dense "
+    "gmacs_other gmacs_backward gmacs_fvcore flops_method flops_agree uncounted_ops module_macs peak_mem_mb peak_mem_reserved_mb peak_mem_net_mb mem_method "
     "latency_ms_median latency_ms_p10 latency_ms_p90 latency_samples throughput_img_s "
     "throughput_tok_s mfu elapsed_s").split()
 
@@ -76,8 +76,12 @@ def test_flops_only_cell_counts_on_meta_and_times_nothing():
     row = measure_cell(Cell("model", "vit_small_patch16_224", {}, 224, 224, metrics=("flops", "params")))
     assert row["status"] == "ok"
     assert row["gmacs"] == pytest.approx(4.608, rel=0.005) and row["flops_agree"] is True
-    assert row["params"] == 22_050_664 and row["flops_method"] == "fvcore+handles/meta"
-    assert row["uncounted_ops"] == ["aten::add", "aten::gelu"]
+    assert row["gmacs"] == pytest.approx(row["gmacs_mixing"] + row["gmacs_dense"] + row["gmacs_other"])
+    assert row["gmacs_fvcore"] == row["gmacs"] and row["gmacs_backward"] is None  # inference
+    assert row["params"] == 22_050_664 and row["flops_method"] == "FlopCounterMode+pacabench/meta"
+    assert sum(row["params_by_part"].values()) == row["params"]
+    assert row["module_macs"]["blocks.0.attn"][0] == 2 * 197 * 197 * 384  # Q K^T and A V, mixing
+    assert {"aten::add", "aten::gelu"} <= set(row["uncounted_ops"])
     assert row["latency_ms_median"] is None and row["peak_mem_mb"] is None
 
 

@@ -18,8 +18,12 @@ def test_json_object_has_the_contract_fields():
     assert out["name"] == "vit_small_patch16_224" and out["resolution"] == [896, 896] and out["batch"] == 2
     assert out["params"] == 22_050_664 + 3136 * 384 - 196 * 384  # position embedding grows with the grid
     assert out["gmacs"] == pytest.approx(2 * 158.38, rel=0.005)
-    assert out["gmacs_flopcounter"] == pytest.approx(out["gmacs"], rel=0.01)
-    assert out["method"] == "fvcore+handles/meta" and out["uncounted_ops"] == ["aten::add", "aten::gelu"]
+    assert out["gmacs_fvcore"] == out["gmacs"] and out["flops_agree"] is True
+    assert out["gmacs_mixing"] + out["gmacs_dense"] + out["gmacs_other"] == pytest.approx(out["gmacs"])
+    n = 56 * 56 + 1  # tokens and the class token
+    assert out["gmacs_mixing"] * 1e9 == 2 * 12 * 2 * n * n * 384  # batch 2, 12 blocks, Q K^T and A V
+    assert out["flops_method"] == "FlopCounterMode+pacabench/meta"
+    assert {"aten::add", "aten::gelu"} <= set(out["uncounted_ops"]) and "breakdown" not in out
 
 
 def test_operator_with_size_and_table_output():
@@ -48,3 +52,25 @@ def test_bad_size_exits_2():
 def test_help_shows_an_example():
     result = _invoke("--help")
     assert result.exit_code == 0 and "pacabench flops vit_small_patch16_224 --resolution 4096 --json" in result.stdout
+
+
+def test_breakdown_is_a_module_tree_that_adds_up():
+    result = _invoke("pacavit_tiny_p2cconv_100_0", "--resolution", "448", "--breakdown", "--depth", "2", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    rows = {row["module"]: row for row in out["breakdown"]}
+    assert rows[""]["gmacs"] == out["gmacs"] and rows[""]["params"] == out["params"]
+    top = [row for row in out["breakdown"] if row["depth"] == 1]
+    assert sum(row["gmacs"] for row in top) == pytest.approx(out["gmacs"], rel=1e-12)
+    assert sum(row["params"] for row in top) == out["params"]
+    assert rows["stage1"]["gmacs"] == pytest.approx(rows["stage1.0"]["gmacs"] + rows["stage1.1"]["gmacs"])
+    assert max(row["depth"] for row in out["breakdown"]) == 2
+    assert [row["module"] for row in top][:3] == ["patch_embed", "stage1", "norm1"]  # definition order
+    table = _invoke("pacavit_tiny_p2cconv_100_0", "--resolution", "448", "--breakdown")
+    assert "where the GMACs go" in table.stdout and "stage4" in table.stdout
+
+
+def test_train_adds_the_backward_pass():
+    out = json.loads(_invoke("op:vit", "--resolution", "64", "--train", "--json").stdout)
+    assert out["gmacs_backward"] > out["gmacs"]
+    assert json.loads(_invoke("op:vit", "--resolution", "64", "--json").stdout)["gmacs_backward"] is None

@@ -2,7 +2,9 @@
 
 - :mod:`~pacabench.measure.flop_handles`: op handles for attention and ``padding='same'`` convolutions;
 - :mod:`~pacabench.measure.meta_trace`: lets the JIT tracer run a model on the meta device;
-- :mod:`~pacabench.measure.flops`: ``count_flops`` (fvcore + handles, cross-checked by FlopCounterMode);
+- :mod:`~pacabench.measure.cost_counter`: MACs at dispatch level, by op class and by module;
+- :mod:`~pacabench.measure.flops`: ``count_flops`` (the dispatch counter, cross-checked by fvcore + handles);
+- :mod:`~pacabench.measure.counts`: a target counted at one size on the meta device (the rows' counts);
 - :mod:`~pacabench.measure.memory`: CUDA allocator peaks and the CPU live-tensor equivalent;
 - :mod:`~pacabench.measure.timing`: warm-up + repeated timing of inference or training steps;
 - :mod:`~pacabench.measure.mfu`: model FLOP utilisation against a table of device peaks;

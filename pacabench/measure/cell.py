@@ -20,7 +20,7 @@ import torch
 from pacabench.measure import memory as mem
 from pacabench.measure.budget import TimeHint, predict_seconds, rate_hint
 from pacabench.measure.env import device_name
-from pacabench.measure.flops import count_flops, count_params
+from pacabench.measure.counts import count_target
 from pacabench.measure.mfu import mfu
 from pacabench.measure.timing import make_step, prepare, throughput, time_step
 
@@ -29,7 +29,8 @@ STATUSES = ("ok", "oom", "timeout", "skipped_budget", "error")
 ROW_COLUMNS = (
     "cell_key", "kind", "name", "params_json", "resolution_h", "resolution_w", "tokens", "batch",
     "dtype", "device", "device_name", "mode", "channels_last", "compile", "status", "message",
-    "params", "gmacs", "gmacs_flopcounter", "flops_method", "flops_agree", "uncounted_ops",
+    "params", "params_by_part", "gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other",
+    "gmacs_backward", "gmacs_fvcore", "flops_method", "flops_agree", "uncounted_ops", "module_macs",
     "peak_mem_mb", "peak_mem_reserved_mb", "peak_mem_net_mb", "mem_method",
     "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "latency_samples",
     "throughput_img_s", "throughput_tok_s", "mfu", "elapsed_s",
@@ -38,7 +39,8 @@ ROW_COLUMNS = (
 
 @dataclass(frozen=True)
 class Cell:
-    """Everything that defines one measurement. ``gmacs`` is always the forward pass, also in train."""
+    """Everything that defines one measurement. ``gmacs`` is always the forward pass, also in train
+    (where ``gmacs_backward`` adds the backward pass)."""
 
     kind: str                      # "model" | "operator"
     name: str
@@ -105,19 +107,15 @@ def failed_row(cell: Cell, status: str, message: str) -> dict:
 
 def _count(cell: Cell, row: dict):
     """Parameters and GMACs on the meta device (nothing allocated); returns the meta build."""
-    from pacabench.targets import build_target  # lazy: the measurement core must not need targets
-
-    built = build_target(cell.kind, cell.name, cell.params, cell.height, cell.width, cell.batch,
-                         device="meta")
-    row["tokens"] = built.tokens
-    if "params" in cell.metrics:
-        row["params"] = count_params(built.module)
-    if "flops" in cell.metrics or cell.budget_seconds is not None:
-        flops = count_flops(built.module, built.inputs)
-        row.update(gmacs=flops.gmacs, gmacs_flopcounter=flops.gmacs_flopcounter,
-                   flops_method=flops.method, flops_agree=flops.agree,
-                   uncounted_ops=flops.uncounted_ops)
-    return built
+    counted = count_target(cell.kind, cell.name, cell.params, cell.height, cell.width, cell.batch,
+                           backward=cell.mode == "train")
+    fields = counted.row()
+    if "params" not in cell.metrics:
+        fields = {k: v for k, v in fields.items() if not k.startswith("params")}
+    if "flops" not in cell.metrics and cell.budget_seconds is None:
+        fields = {k: v for k, v in fields.items() if k in ("tokens", "params", "params_by_part")}
+    row.update(fields)
+    return counted.built
 
 
 def _estimate_memory(cell: Cell, built) -> mem.MemoryStats:

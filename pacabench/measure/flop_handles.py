@@ -1,10 +1,11 @@
-"""Op handles for the FLOP counters: the multiply-accumulates fvcore and FlopCounterMode miss.
+"""Op handles for the two FLOP counters: the multiply-accumulates each would otherwise miss.
 
 fvcore (0.1.5) has no handle for ``aten::scaled_dot_product_attention`` or its backend kernels and
 none for ``aten::_convolution_mode`` (``padding='same'``), so it silently drops the attention
 matmuls of timm's ViT / PVTv2 and of the PaCa zoo. ``torch.utils.flop_counter`` has no formula for
-the CPU flash kernel, so it counts 0 for attention on CPU. The handles here fill both gaps; the
-analysis that uses them lives in :mod:`pacabench.measure.flops`.
+the CPU flash kernel, so it counts 0 for attention on CPU, and none for norms, pooling or
+upsampling, which fvcore (and so the published tables) counts. The handles here fill both gaps; the
+counters that use them live in :mod:`pacabench.measure.cost_counter` and :mod:`pacabench.measure.flops`.
 
 Conventions: fvcore handles take JIT values and return MACs (1 MAC = 1 FLOP, the paper
 convention); FlopCounterMode formulas take shapes and return FLOPs (2 per MAC).
@@ -19,16 +20,23 @@ from torch.utils import flop_counter
 aten = torch.ops.aten
 
 
-def sdpa_macs(q_shape: Sequence[int], k_shape: Sequence[int], v_shape: Sequence[int]) -> int:
-    """MACs of softmax(Q K^T) V: B*h*Nq*Nk*d for Q K^T plus B*h*Nq*Nk*dv for the product with V.
+def sdpa_products(q_shape: Sequence[int], k_shape: Sequence[int], v_shape: Sequence[int]) -> tuple[int, int]:
+    """MACs of the two products of softmax(Q K^T) V: (Q K^T: B*h*Nq*Nk*d, weights times V: B*h*Nq*Nk*dv).
 
     Leading dims (batch, heads) multiply; the mask, the softmax and the scaling are not MACs.
     Causal masking is counted in full, as FlopCounterMode does.
     """
     *lead, n_q, d = q_shape
     n_k, d_v = k_shape[-2], v_shape[-1]
-    return prod(lead) * n_q * n_k * (d + d_v)
+    return prod(lead) * n_q * n_k * d, prod(lead) * n_q * n_k * d_v
 
+
+def sdpa_macs(q_shape: Sequence[int], k_shape: Sequence[int], v_shape: Sequence[int]) -> int:
+    """MACs of softmax(Q K^T) V: both products of :func:`sdpa_products`."""
+    return sum(sdpa_products(q_shape, k_shape, v_shape))
+
+
+# --- fvcore (JIT trace) handles: return MACs ---------------------------------------------------
 
 def sdpa_flop_jit(inputs: list, outputs: list) -> int:
     """fvcore handle for SDPA and its backend kernels: q, k, v are the first three inputs in all."""
@@ -64,6 +72,15 @@ FVCORE_HANDLES = {
 }
 """Handles added to fvcore's defaults (op name -> handle returning MACs)."""
 
+FVCORE_NON_PRODUCT_OPS = frozenset({
+    "batch_norm", "group_norm", "layer_norm", "instance_norm", "upsample_nearest2d",
+    "upsample_bilinear2d", "adaptive_avg_pool2d", "grid_sampler",
+})
+"""fvcore's per-operator names (``by_operator()`` keys) of what it counts that is not a product of
+two tensors: per-element conventions for norms, pooling and resampling."""
+
+
+# --- FlopCounterMode (dispatch) formulas: take shapes, return FLOPs = 2 x MACs -------------------
 
 def _cpu_flash_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
     return 2 * sdpa_macs(query, key, value)
@@ -73,12 +90,72 @@ def _cpu_flash_backward_flops(grad_out, query, key, value, *args, out_shape=None
     return flop_counter.sdpa_backward_flop_count(grad_out, query, key, value)
 
 
-def register_flop_counter_formulas() -> None:
-    """Give FlopCounterMode the CPU flash-attention kernels it lacks; idempotent, safe to repeat."""
-    formulas = {
-        aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_flops,
-        aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_flash_backward_flops,
-    }
-    for op, formula in formulas.items():
-        if op not in flop_counter.flop_registry:
-            flop_counter.register_flop_formula(op)(formula)
+def _per_element(macs_per_element: int, of: str):
+    """A formula charging ``macs_per_element`` per element of the first input or of the output."""
+    def formula(input_shape, *args, out_shape=None, **kwargs) -> int:
+        shape = input_shape if of == "input" else out_shape
+        shape = shape[0] if shape and isinstance(shape[0], (list, tuple)) else shape
+        return 2 * macs_per_element * prod(shape)
+    return formula
+
+
+def _layer_norm_flops(input_shape, normalized_shape, weight=None, *args, out_shape=None, **kwargs) -> int:
+    return 2 * prod(input_shape) * (5 if weight is not None else 4)
+
+
+def _group_norm_flops(input_shape, weight=None, *args, out_shape=None, **kwargs) -> int:
+    return 2 * prod(input_shape) * (5 if weight is not None else 4)
+
+
+def _batch_norm_flops(input_shape, weight=None, *args, out_shape=None, **kwargs) -> int:
+    """fvcore's batch-norm convention: training (also instance norm) 5 per element with an affine
+    weight, 4 without; inference 2 with, 1 without. The ``training`` flag is the first bool argument
+    of every batch-norm kernel that has one."""
+    training = next((arg for arg in args if isinstance(arg, bool)), False)
+    if training:
+        return 2 * prod(input_shape) * (5 if weight is not None else 4)
+    return 2 * prod(input_shape) * (2 if weight is not None else 1)
+
+
+def _conv_backward_flops(grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed,
+                         output_padding, groups, output_mask, out_shape=None, **kwargs) -> int:
+    """torch's ``convolution_backward`` formula with its weight-gradient term divided by ``groups``:
+    torch counts every input channel against every output channel there, so it charges a depthwise
+    convolution's weight gradient C times its real cost. The input gradient is a (transposed)
+    convolution of the output gradient with the weight; the weight gradient one of the input with
+    the output gradient, channels and batch swapped."""
+    def swap(shape):
+        return [shape[1], shape[0], *shape[2:]]
+
+    flops = 0
+    if output_mask[0]:
+        flops += flop_counter.conv_flop_count(grad_out_shape, w_shape, out_shape[0], not transposed)
+    if output_mask[1]:
+        pair = (grad_out_shape, x_shape) if transposed else (x_shape, grad_out_shape)
+        flops += flop_counter.conv_flop_count(*map(swap, pair), swap(out_shape[1])) // groups
+    return flops
+
+
+OTHER_FORMULAS = {
+    aten.native_layer_norm: _layer_norm_flops,
+    aten.native_group_norm: _group_norm_flops,
+    aten.native_batch_norm: _batch_norm_flops,
+    aten._native_batch_norm_legit: _batch_norm_flops,
+    aten._native_batch_norm_legit_no_training: _batch_norm_flops,
+    aten.upsample_nearest2d: _per_element(1, "output"),
+    aten.upsample_bilinear2d: _per_element(4, "output"),
+    aten._adaptive_avg_pool2d: _per_element(1, "input"),
+    aten.grid_sampler_2d: _per_element(4, "output"),
+}
+"""What fvcore counts besides products, at dispatch level and in fvcore's conventions, so the two
+counters count the same op set. (A global average pool reaches dispatch as ``mean``, which
+neither counter counts as a product; fvcore alone charges it 1 per element.)"""
+
+DISPATCH_FORMULAS = {
+    aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_flops,
+    aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_flash_backward_flops,
+    aten.convolution_backward: _conv_backward_flops,
+    **OTHER_FORMULAS,
+}
+"""``custom_mapping`` for FlopCounterMode: the CPU attention kernels it lacks, grouped convolutions'
+backward counted right, plus OTHER_FORMULAS."""

@@ -1,13 +1,22 @@
-"""Count GMACs of one forward pass twice, by two independent methods, and say what was left out.
+"""Count the MACs of one forward (and backward) pass twice, by two independent methods, and say
+where they go and what was left out.
 
-Primary: fvcore's ``FlopCountAnalysis`` (JIT trace) with pacabench's handles for attention and
-``padding='same'`` convolutions (:mod:`pacabench.measure.flop_handles`). Cross-check:
-``torch.utils.flop_counter.FlopCounterMode`` (dispatch level) with its CPU attention gap filled,
-divided by 2 (it counts 2 FLOPs per MAC). Both run on whatever device the module and inputs are on;
-on ``meta`` nothing is allocated or computed, so any resolution is counted in well under a second.
-fvcore also counts normalisation layers (a few elementwise FLOPs per element), FlopCounterMode
-does not; the two agree within 1% on every zoo and peer model.
+Primary: :class:`~pacabench.measure.cost_counter.CostCounter`, ``FlopCounterMode`` at dispatch
+level with pacabench's formulas. It splits every MAC by op class (mixing / dense / other) and by
+module, and counts the backward pass as autograd runs it. It counts what fvcore counts (products,
+and norms / pooling / upsampling in fvcore's per-element conventions), so ``gmacs`` is comparable with
+the published tables, which fvcore made.
+
+Cross-check: fvcore's ``FlopCountAnalysis`` (JIT trace) with pacabench's handles for attention and
+``padding='same'`` convolutions. The two are compared on the same op set, the products (everything
+but the per-element conventions): ``agree`` means they found exactly the same number of product
+MACs. fvcore's own total is kept as ``fvcore_macs``.
+
+Both run on whatever device the module and inputs are on; on ``meta`` nothing is allocated or
+computed, so any resolution is counted in well under a second.
 """
+from __future__ import annotations
+
 import contextlib
 import warnings
 from dataclasses import dataclass
@@ -15,12 +24,14 @@ from dataclasses import dataclass
 import torch
 from fvcore.nn import FlopCountAnalysis
 from fvcore.nn.jit_analysis import _IGNORED_OPS
-from torch.utils.flop_counter import FlopCounterMode
 
-from pacabench.measure.flop_handles import FVCORE_HANDLES, register_flop_counter_formulas
+from pacabench.measure.cost_counter import OP_CLASSES, ROOT, CostCounter
+from pacabench.measure.flop_handles import FVCORE_HANDLES, FVCORE_NON_PRODUCT_OPS
 from pacabench.measure.meta_trace import MetaTraceMode
 
-AGREE_TOLERANCE = 0.01
+MODULE_DEPTH = 5
+"""Module paths deeper than this (``stages.0.blocks.1.attn`` is depth 5) are left out of
+:meth:`FlopCount.module_macs`: enough to reach every attention of the zoo and its peers."""
 
 # fvcore ignores these silently although they compute; pacabench lists them as uncounted instead.
 _COMPUTING_OPS_FVCORE_IGNORES = {
@@ -29,23 +40,52 @@ _COMPUTING_OPS_FVCORE_IGNORES = {
 # Counting always traces the module in eval mode, where dropout is the identity.
 _EVAL_IDENTITY_OPS = {"aten::dropout", "aten::dropout_", "aten::feature_dropout", "aten::feature_dropout_"}
 SHAPE_ONLY_OPS = frozenset((_IGNORED_OPS - _COMPUTING_OPS_FVCORE_IGNORES) | _EVAL_IDENTITY_OPS)
-"""Ops that only view, move or create data (or compute on shapes): not FLOPs, not reported."""
+"""Ops fvcore sees that only view, move or create data (or compute on shapes): not FLOPs."""
 
 
 @dataclass(frozen=True)
 class FlopCount:
-    """GMACs of one forward pass over the whole batch (1 MAC = 1 FLOP, the paper convention)."""
+    """MACs of one forward pass over the whole batch (1 MAC = 1 FLOP, the paper convention)."""
 
-    gmacs: float                      # fvcore + handles
-    gmacs_flopcounter: float | None   # FlopCounterMode / 2; None if it could not run
-    method: str                       # e.g. "fvcore+handles/meta"
-    uncounted_ops: list[str]          # ops that ran but carry no count (elementwise, softmax, ...)
-    agree: bool                       # the two counts within AGREE_TOLERANCE
+    macs: int                                  # primary count (dispatch level)
+    by_class: dict[str, int]                   # mixing / dense / other; they sum to ``macs``
+    modules: dict[str, dict[str, int]]         # module path -> {class: MACs}; "" = whole module
+    fvcore_macs: int | None                    # cross-check total; None if fvcore could not run
+    agree: bool                                # both counters found the same product MACs
+    method: str                                # e.g. "FlopCounterMode+pacabench/meta"
+    uncounted_ops: list[str]                   # ops that compute but carry no count (elementwise, ...)
+    backward_macs: int | None = None           # the backward pass as autograd runs it, if asked
+
+    @property
+    def gmacs(self) -> float:
+        return self.macs / 1e9
+
+    @property
+    def gmacs_fvcore(self) -> float | None:
+        return None if self.fvcore_macs is None else self.fvcore_macs / 1e9
+
+    def gmacs_of(self, op_class: str) -> float:
+        return self.by_class[op_class] / 1e9
+
+    def module_macs(self, depth: int = MODULE_DEPTH) -> dict[str, list[int]]:
+        """``{path: [mixing, dense, other]}`` for the modules down to ``depth`` that count any MAC."""
+        return {path: [macs[c] for c in OP_CLASSES] for path, macs in sorted(self.modules.items())
+                if path != ROOT and path.count(".") < depth and any(macs.values())}
 
 
 def count_params(module: torch.nn.Module) -> int:
     """Number of parameters (works on meta modules)."""
     return sum(p.numel() for p in module.parameters())
+
+
+def params_by_part(module: torch.nn.Module) -> dict[str, int]:
+    """Parameters of each top-level child (the parts: stages, or backbone / neck / heads), plus
+    ``(self)`` for parameters held by the module itself (e.g. a ViT's position embedding)."""
+    parts = {name: count_params(child) for name, child in module.named_children()}
+    own = sum(p.numel() for p in module.parameters(recurse=False))
+    if own:
+        parts["(self)"] = own
+    return {name: count for name, count in parts.items() if count}
 
 
 def _meta_mode(inputs: tuple):
@@ -54,41 +94,93 @@ def _meta_mode(inputs: tuple):
     return MetaTraceMode() if on_meta else contextlib.nullcontext()
 
 
-def fvcore_macs(module: torch.nn.Module, inputs: tuple) -> tuple[int, list[str]]:
-    """MACs by fvcore + pacabench handles, and the sorted names of ops it could not count."""
+def fvcore_count(module: torch.nn.Module, inputs: tuple) -> tuple[int, int, list[str]]:
+    """(all MACs, product MACs, sorted names of ops it could not count) by fvcore + pacabench handles."""
     analysis = FlopCountAnalysis(module, inputs).set_op_handle(**FVCORE_HANDLES)
     analysis._ignored_ops = set(SHAPE_ONLY_OPS)  # fvcore has no public way to narrow its ignore list
     analysis.unsupported_ops_warnings(False)
     analysis.uncalled_modules_warnings(False)
-    with warnings.catch_warnings(), _meta_mode(inputs):
+    with warnings.catch_warnings(), _meta_mode(inputs), torch.no_grad():
         warnings.simplefilter("ignore")  # TracerWarnings about shapes are expected and harmless
-        total = analysis.total()
-    return total, sorted(analysis.unsupported_ops())
+        by_operator = analysis.by_operator()
+    total = sum(by_operator.values())
+    products = sum(v for op, v in by_operator.items() if op not in FVCORE_NON_PRODUCT_OPS)
+    return total, products, sorted(analysis.unsupported_ops())
 
 
-def flop_counter_macs(module: torch.nn.Module, inputs: tuple) -> float:
-    """MACs by torch.utils.flop_counter (FLOPs / 2), with the CPU flash-attention formula added."""
-    register_flop_counter_formulas()
-    counter = FlopCounterMode(display=False)
+def count_forward(module: torch.nn.Module, inputs: tuple) -> CostCounter:
+    """One forward pass ``module(*inputs)`` under the primary counter (no autograd graph)."""
+    counter = CostCounter(inputs, root=module)
     with torch.no_grad(), _meta_mode(inputs), counter:
         module(*inputs)
-    return counter.get_total_flops() / 2
+    return counter
 
 
-def count_flops(module: torch.nn.Module, inputs: tuple) -> FlopCount:
-    """Count one forward pass of ``module(*inputs)`` by both methods; see the module docstring."""
-    device = next((t.device.type for t in inputs if isinstance(t, torch.Tensor)), "cpu")
-    with torch.no_grad():
-        macs, uncounted = fvcore_macs(module, inputs)
+def count_backward(module: torch.nn.Module, inputs: tuple) -> int:
+    """MACs of the backward pass of a training step as autograd runs it (module in train mode, loss
+    = sum of the floating outputs; the loss itself costs no MACs). The forward pass is not counted."""
+    was_training = module.training
+    module.train()
     try:
-        macs_fc = flop_counter_macs(module, inputs)
-    except Exception:  # the cross-check is optional; the primary count stands alone
-        macs_fc = None
-    agree = macs_fc is not None and abs(macs - macs_fc) <= AGREE_TOLERANCE * max(macs, macs_fc)
+        with _meta_mode(inputs):
+            with torch.enable_grad():
+                outputs = [t for t in _flat_tensors(module(*inputs)) if t.requires_grad]
+            if not outputs:
+                return 0
+            loss = sum(t.sum() for t in outputs)
+            counter = CostCounter()
+            with counter:
+                loss.backward()
+        return sum(counter.by_class.values())
+    finally:
+        module.train(was_training)
+        for parameter in module.parameters():
+            parameter.grad = None
+
+
+def _flat_tensors(output) -> list[torch.Tensor]:
+    from torch.utils._pytree import tree_flatten
+
+    return [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
+
+
+def _with_containers(module: torch.nn.Module, modules: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """``modules`` plus the modules whose forward never ran (a ``ModuleList`` of blocks, a block
+    whose parent calls its parts directly): each gets the sum of its children's MACs."""
+    out = dict(modules)
+
+    def fill(path: str, node: torch.nn.Module) -> dict[str, int] | None:
+        children = [fill(f"{path}.{name}" if path else name, child) for name, child in node.named_children()]
+        if path not in out:
+            children = [c for c in children if c is not None]
+            if not children:
+                return None
+            out[path] = {op_class: sum(c[op_class] for c in children) for op_class in OP_CLASSES}
+        return out[path]
+
+    fill(ROOT, module)
+    return out
+
+
+def count_flops(module: torch.nn.Module, inputs: tuple, *, crosscheck: bool = True,
+                backward: bool = False) -> FlopCount:
+    """Count one forward pass of ``module(*inputs)`` (see the module docstring); ``crosscheck``
+    also runs fvcore, ``backward`` also counts a training step's backward pass."""
+    device = next((t.device.type for t in inputs if isinstance(t, torch.Tensor)), "cpu")
+    counter = count_forward(module, inputs)
+    by_class = counter.by_class
+    macs = sum(by_class.values())
+    fvcore_macs = agree = None
+    if crosscheck:
+        try:
+            fvcore_macs, fvcore_products, _ = fvcore_count(module, inputs)
+            agree = fvcore_products == by_class["mixing"] + by_class["dense"]
+        except Exception:  # the cross-check is optional; the primary count stands alone
+            fvcore_macs = None
     return FlopCount(
-        gmacs=macs / 1e9,
-        gmacs_flopcounter=None if macs_fc is None else macs_fc / 1e9,
-        method=f"fvcore+handles/{device}",
-        uncounted_ops=uncounted,
-        agree=agree,
+        macs=macs, by_class=by_class, modules=_with_containers(module, counter.module_macs),
+        fvcore_macs=fvcore_macs,
+        agree=bool(agree), method=f"FlopCounterMode+pacabench/{device}",
+        uncounted_ops=sorted(counter.uncounted),
+        backward_macs=count_backward(module, inputs) if backward else None,
     )

@@ -1,0 +1,153 @@
+"""Count MACs at dispatch level and say where they go: by op class and by module.
+
+Built on ``torch.utils.flop_counter.FlopCounterMode``: its op formulas (attention kernels and their
+backward passes included) and its module tracker, which knows under which module path each op runs.
+Dispatch level means it sees exactly what autograd and the backend run, on any device, the meta
+device included, without tracing; pacabench adds the formulas of :mod:`~pacabench.measure.flop_handles`.
+
+Op classes: every counted op is a product of two tensors or a per-element convention.
+
+- ``mixing``: a product of two activations: both operands depend on the input (Q K^T, attention
+  times V, every SDPA kernel, PaCa's cluster pooling ``z @ x``, window attention, ...);
+- ``dense``: a product with at least one operand that does not depend on the input: weights times
+  activations (linear, convolutions of every kind) or weights times weights;
+- ``other``: what is counted by convention, not as a product (norms, pooling, upsampling).
+
+"Depends on the input" is tracked, not guessed from op names: the tensors passed in are marked, and
+every op whose tensor arguments include a marked one marks its outputs (an in-place op returns the
+tensor it wrote to, so that is marked too). So a linear layer whose weight went through a cast, a gathered relative-position bias, or a
+parameter used as queries is classed by what it multiplies, whatever op computes it.
+"""
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.weak import WeakIdKeyDictionary
+
+from pacabench.measure.flop_handles import DISPATCH_FORMULAS, OTHER_FORMULAS, sdpa_products
+
+OP_CLASSES = ("mixing", "dense", "other")
+ROOT = ""
+"""Module path of the whole counted module."""
+
+aten = torch.ops.aten
+_SDPA_FORWARD = frozenset({
+    aten._scaled_dot_product_flash_attention, aten._scaled_dot_product_efficient_attention,
+    aten._scaled_dot_product_cudnn_attention, aten._scaled_dot_product_flash_attention_for_cpu,
+})
+_BIAS_FIRST = frozenset({aten.addmm, aten.baddbmm})  # (bias, a, b)
+_OTHER = frozenset(OTHER_FORMULAS)
+_NOT_COMPUTE = frozenset({
+    # data movement, creation and bookkeeping: not arithmetic, never listed as uncounted
+    "_to_copy", "clone", "copy_", "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
+    "zeros", "zeros_like", "ones", "ones_like", "full", "full_like", "fill_", "zero_", "arange", "cat",
+    "stack", "index", "index_select", "gather", "constant_pad_nd", "roll", "repeat", "detach", "lift_fresh",
+    "scalar_tensor", "_local_scalar_dense", "split_with_sizes", "unbind", "slice_scatter", "select_scatter",
+    "masked_fill", "where", "bernoulli_", "_unsafe_index", "new_zeros", "new_ones", "item", "flip",
+    "_unsafe_view", "contiguous",
+})
+
+
+class CostCounter(FlopCounterMode):
+    """FlopCounterMode that also records, per module path, the MACs of each op class.
+
+    ``inputs``: the tensors the counted call depends on (the model's inputs); ``root``: the module
+    called. After the ``with`` block, :attr:`by_class` holds every MAC counted by class,
+    :attr:`module_macs` maps ``""`` (the root) and the path of every submodule that ran ops
+    (``stage1.0.attn``) to ``{class: MACs}``, and :attr:`uncounted` holds the names of computing
+    ops with no formula (elementwise ops, softmax, ...).
+    """
+
+    def __init__(self, inputs=(), root: torch.nn.Module | None = None):
+        super().__init__(display=False, custom_mapping=DISPATCH_FORMULAS)
+        self._root = type(root).__name__ if root is not None else None  # the module tracker's name
+        self._dependent = WeakIdKeyDictionary()
+        for tensor in _tensors(inputs):
+            self._dependent[tensor] = True
+        self._flops: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OP_CLASSES, 0))
+        self.uncounted: set[str] = set()
+
+    def _depends(self, tensor) -> bool:
+        return isinstance(tensor, torch.Tensor) and tensor in self._dependent
+
+    def _count_flops(self, func_packet, out, args, kwargs):
+        """Called by FlopCounterMode for every op it runs, with the op's arguments and output."""
+        arguments = _tensors((args, kwargs))
+        if any(self._depends(t) for t in arguments):
+            for tensor in _tensors(out):
+                self._dependent[tensor] = True
+        if func_packet not in self.flop_registry:
+            name = func_packet.__name__
+            if name not in _NOT_COMPUTE and not _is_view_op(func_packet) and _tensors(out):
+                self.uncounted.add(f"aten::{name}")
+            return out
+        flops = self.flop_registry[func_packet](*args, **kwargs, out_val=out)
+        split = self._classify(func_packet, args, flops)
+        for parent in set(self.mod_tracker.parents):
+            record = self._flops[parent]
+            for op_class, value in split.items():
+                record[op_class] += value
+        return out
+
+    def _classify(self, func_packet, args, flops: int) -> dict[str, int]:
+        if func_packet in _OTHER:
+            return {"other": flops}
+        if func_packet in _SDPA_FORWARD:
+            q, k, v = args[:3]
+            qk, av = sdpa_products(q.shape, k.shape, v.shape)
+            scores_depend = self._depends(q) or self._depends(k)
+            classes = {"mixing": 0, "dense": 0}
+            classes[self._product_class(q, k)] += 2 * qk
+            classes["mixing" if scores_depend and self._depends(v) else "dense"] += 2 * av
+            return classes
+        a, b = args[1:3] if func_packet in _BIAS_FIRST else args[:2]
+        return {self._product_class(a, b): flops}
+
+    def _product_class(self, a, b) -> str:
+        return "mixing" if self._depends(a) and self._depends(b) else "dense"
+
+    @property
+    def by_class(self) -> dict[str, int]:
+        """Every MAC counted in the block (also outside any module, e.g. in a loss) by class."""
+        return _macs(self._flops["Global"]) if "Global" in self._flops else dict.fromkeys(OP_CLASSES, 0)
+
+    @property
+    def module_macs(self) -> dict[str, dict[str, int]]:
+        """Module path -> {class: MACs} for the root (``""``) and its submodules."""
+        out = {}
+        for name, flops in self._flops.items():
+            if name == self._root:
+                out[ROOT] = _macs(flops)
+            elif self._root is not None and name.startswith(self._root + "."):
+                out[name[len(self._root) + 1:]] = _macs(flops)
+        return out
+
+
+def _macs(flops: dict[str, int]) -> dict[str, int]:
+    """FlopCounterMode counts 2 FLOPs per MAC."""
+    return {op_class: value // 2 for op_class, value in flops.items()}
+
+
+def _tensors(tree) -> list[torch.Tensor]:
+    """The tensors in an op's arguments or outputs (tuples, lists, dicts): pytree's generality is a
+    third of the counter's time, and op arguments need none of it."""
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    if isinstance(tree, (list, tuple)):
+        return [tensor for item in tree for tensor in _tensors(item)]
+    if isinstance(tree, dict):
+        return [tensor for item in tree.values() for tensor in _tensors(item)]
+    return []
+
+
+@functools.cache
+def _is_view_op(func_packet) -> bool:
+    """An op whose schema says it returns an alias it does not write: a view, no arithmetic."""
+    for overload in func_packet.overloads():
+        returns = getattr(func_packet, overload)._schema.returns
+        if returns and all(r.alias_info is not None and not r.alias_info.is_write for r in returns):
+            return True
+    return False
