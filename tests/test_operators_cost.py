@@ -1,4 +1,5 @@
-"""Each operator's analytic cost equals what the measurement core counts, and grows as claimed."""
+"""Each operator's analytic cost equals what the measurement core counts, op class by op class
+(mixing, dense, other), and grows as claimed."""
 import pytest
 from fvcore.nn import FlopCountAnalysis
 
@@ -20,11 +21,13 @@ CASES = [
 
 @pytest.mark.parametrize("resolution", RESOLUTIONS)
 @pytest.mark.parametrize("name,params", CASES, ids=[f"{n}{p or ''}" for n, p in CASES])
-def test_formula_equals_measured_macs(name, params, resolution):
+def test_formula_equals_measured_macs_class_by_class(name, params, resolution):
     spec = OPERATORS[name]
     module, tokens = spec.build(resolution, resolution, 2, device="meta", **params)
     measured = count_flops(module, (tokens,))
-    assert round(measured.gmacs * 1e9) == spec.cost(resolution, resolution, 2, **params)["macs"]
+    cost = spec.cost(resolution, resolution, 2, **params)
+    assert measured.by_class == {op_class: cost[op_class] for op_class in ("mixing", "dense", "other")}
+    assert measured.macs == cost["macs"] and measured.agree
 
 
 def test_swin_padding_is_counted():
@@ -39,12 +42,14 @@ def test_formula_values_at_224():
     """N = 3136, C = 96, h = 2, B = 1, written out by hand."""
     n, c = 3136, 96
     assert OPERATORS["vit"].cost(224, 224) == {
-        "macs": 4 * n * c * c + 2 * n * n * c, "attn_macs": 2 * n * n * c, "attn_matrix_elems": 2 * n * n}
+        "macs": 4 * n * c * c + 2 * n * n * c, "mixing": 2 * n * n * c, "dense": 4 * n * c * c, "other": 0,
+        "attn_macs": 2 * n * n * c, "attn_matrix_elems": 2 * n * n}
     m = 100
-    assert OPERATORS["paca"].cost(224, 224)["macs"] == (
-        n * c * 49 + n * c * c + n * c * m          # depthwise 7x7, 1x1, 1x1 to M
-        + m * n * c + 5 * m * c                     # z @ x, cluster_norm
-        + 2 * n * c * c + 2 * m * c * c + 2 * n * m * c)  # q, proj; k, v; attention
+    paca = OPERATORS["paca"].cost(224, 224)
+    assert paca["dense"] == (n * c * 49 + n * c * c + n * c * m    # depthwise 7x7, 1x1, 1x1 to M
+                             + 2 * n * c * c + 2 * m * c * c)      # q, proj; k, v
+    assert paca["mixing"] == m * n * c + 2 * n * m * c             # z @ x; attention N -> M
+    assert paca["other"] == 5 * m * c                              # cluster_norm
     assert OPERATORS["pvt"].cost(224, 224)["attn_matrix_elems"] == 2 * n * 49  # 56/8 = 7: 7x7 keys
     assert OPERATORS["pvt_li"].cost(224, 224)["attn_matrix_elems"] == 2 * n * 49
 
@@ -86,4 +91,5 @@ def test_batch_multiplies_every_count():
 def test_formula_equals_measured_macs_on_cpu(name):
     """Small cells are counted on the CPU (real tensors): the same count as on meta."""
     module, tokens = OPERATORS[name].build(128, 96, 1)
-    assert round(count_flops(module, (tokens,)).gmacs * 1e9) == OPERATORS[name].cost(128, 96)["macs"]
+    measured, cost = count_flops(module, (tokens,)), OPERATORS[name].cost(128, 96)
+    assert measured.by_class == {op_class: cost[op_class] for op_class in ("mixing", "dense", "other")}

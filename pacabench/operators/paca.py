@@ -31,13 +31,13 @@ def clustering_macs(clustering: str, tokens: int, dim: int, clusters: int) -> in
 
 def paca_cost(grid_h: int, grid_w: int, batch: int, *, dim: int, heads: int, clusters: int,
               clustering: str) -> dict:
-    """clustering + cluster tokens z@x (M N C) + cluster_norm (5 M C) + q, proj (2 N C^2)
-    + k, v on clusters (2 M C^2) + attention N -> M (2 N M C); all times B."""
+    """dense: clustering + q, proj (2 N C^2) + k, v on clusters (2 M C^2); mixing: cluster tokens
+    z@x (M N C) + attention N -> M (2 N M C); other: cluster_norm (5 M C); all times B."""
     n, c, m = grid_h * grid_w, dim, clusters
-    per_image = (clustering_macs(clustering, n, c, m) + m * n * c + LAYER_NORM_MACS * m * c
-                 + 2 * n * c * c + 2 * m * c * c)
     attention = attention_cost(batch, heads, n, m, c)
-    return {"macs": batch * per_image + attention["attn_macs"], **attention}
+    return {"mixing": batch * m * n * c + attention["attn_macs"],
+            "dense": batch * (clustering_macs(clustering, n, c, m) + 2 * n * c * c + 2 * m * c * c),
+            "other": batch * LAYER_NORM_MACS * m * c, **attention}
 
 
 def _spec(clustering: str, name: str, what: str) -> OperatorSpec:

@@ -20,26 +20,26 @@ class PvtOperator(nn.Module):
 
 
 def pvt_cost(grid_h: int, grid_w: int, batch: int, *, dim: int, heads: int, sr_ratio: int) -> dict:
-    """R x R stride-R conv to Nr = floor(H/R) floor(W/R) keys (Nr C^2 R^2) + its norm (5 Nr C)
-    (both absent at R = 1) + q, proj (2 N C^2) + kv (2 Nr C^2) + attention (2 N Nr C); all times B."""
+    """dense: R x R stride-R conv to Nr = floor(H/R) floor(W/R) keys (Nr C^2 R^2, absent at R = 1)
+    + q, proj (2 N C^2) + kv (2 Nr C^2); other: the reduction's norm (5 Nr C); mixing: attention
+    (2 N Nr C); all times B."""
     n, c = grid_h * grid_w, dim
-    if sr_ratio > 1:
-        reduced = (grid_h // sr_ratio) * (grid_w // sr_ratio)
-        reduce = reduced * c * c * sr_ratio * sr_ratio + LAYER_NORM_MACS * reduced * c
-    else:
-        reduced, reduce = n, 0
+    reduced = (grid_h // sr_ratio) * (grid_w // sr_ratio) if sr_ratio > 1 else n
+    reduce = reduced * c * c * sr_ratio * sr_ratio if sr_ratio > 1 else 0
+    norm = LAYER_NORM_MACS * reduced * c if sr_ratio > 1 else 0
     attention = attention_cost(batch, heads, n, reduced, c)
-    return {"macs": batch * (reduce + 2 * n * c * c + 2 * reduced * c * c) + attention["attn_macs"],
-            **attention}
+    return {"mixing": attention["attn_macs"], "dense": batch * (reduce + 2 * n * c * c + 2 * reduced * c * c),
+            "other": batch * norm, **attention}
 
 
 def pvt_li_cost(grid_h: int, grid_w: int, batch: int, *, dim: int, heads: int) -> dict:
-    """Adaptive average pool to 7x7 (N C, fvcore counts its input) + 1x1 conv (49 C^2) + norm
-    (5 49 C) + q, proj (2 N C^2) + kv (2 49 C^2) + attention (2 N 49 C); all times B."""
+    """other: adaptive average pool to 7x7 (N C, fvcore counts its input) + norm (5 49 C); dense:
+    1x1 conv (49 C^2) + q, proj (2 N C^2) + kv (2 49 C^2); mixing: attention (2 N 49 C); all times B."""
     n, c, pooled = grid_h * grid_w, dim, LINEAR_POOL * LINEAR_POOL
-    per_image = n * c + pooled * c * c + LAYER_NORM_MACS * pooled * c + 2 * n * c * c + 2 * pooled * c * c
     attention = attention_cost(batch, heads, n, pooled, c)
-    return {"macs": batch * per_image + attention["attn_macs"], **attention}
+    return {"mixing": attention["attn_macs"],
+            "dense": batch * (pooled * c * c + 2 * n * c * c + 2 * pooled * c * c),
+            "other": batch * (n * c + LAYER_NORM_MACS * pooled * c), **attention}
 
 
 SPECS = [

@@ -6,7 +6,9 @@ heads. Its module's ``forward(x)`` takes only the tokens B x N x C, so every ope
 same way. ``fused_attn`` (default true) runs the attention through SDPA's fused kernels; false runs
 the explicit path that materialises the attention matrix (:mod:`pacabench.models.fused_attn`).
 ``cost`` returns the MACs a FLOP counter (fvcore conventions: linear, conv, matmul, layer norm 5 per
-element; attention kernels B*h*Nq*Nk*(dq+dv)) must find, so measurement can be checked.
+element; attention kernels B*h*Nq*Nk*(dq+dv)) must find, split as the counter splits them: ``mixing``
+(products of two activations), ``dense`` (weights times activations), ``other`` (norms, pooling), so
+measurement can be checked part by part.
 
 Bad parameters raise ``ValueError`` with a one-line message; ``pacabench.targets`` turns it into a
 ``TargetError``.
@@ -46,7 +48,8 @@ def _coerce(op: str, key: str, value: Any, default: Any) -> Any:
 @dataclass(frozen=True)
 class OperatorSpec:
     """One registered operator: ``make(grid_h, grid_w, **params)`` builds the module,
-    ``formula(grid_h, grid_w, batch, **params)`` gives its cost on that grid."""
+    ``formula(grid_h, grid_w, batch, **params)`` gives its cost on that grid: ``mixing``, ``dense``,
+    ``other`` MACs plus :func:`attention_cost`'s keys."""
 
     name: str
     description: str
@@ -108,12 +111,14 @@ class OperatorSpec:
         return module, random_input((batch, grid_h * grid_w, resolved["dim"]), device=device, dtype=dtype)
 
     def cost(self, height: int, width: int, batch: int = 1, **params) -> dict:
-        """``{"macs", "attn_macs", "attn_matrix_elems"}`` of one forward pass over the batch:
-        all MACs, the MACs of the attention kernels alone (scores and weighted sum), and the
-        number of elements of the attention matrix B x h x Nq x Nk."""
+        """``{"macs", "mixing", "dense", "other", "attn_macs", "attn_matrix_elems"}`` of one forward
+        pass over the batch: all MACs and their split by op class, the MACs of the attention
+        kernels alone (scores and weighted sum), and the elements of the attention matrix
+        B x h x Nq x Nk."""
         resolved = self.resolve(params)
         grid_h, grid_w = self.grid(height, width, **resolved)
-        return self.formula(grid_h, grid_w, batch, **_layer_params(resolved))
+        parts = self.formula(grid_h, grid_w, batch, **_layer_params(resolved))
+        return {"macs": parts["mixing"] + parts["dense"] + parts["other"], **parts}
 
 
 def _layer_params(resolved: Mapping[str, Any]) -> dict:

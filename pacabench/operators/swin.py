@@ -33,12 +33,13 @@ def window_grid(grid_h: int, grid_w: int, window: int) -> tuple[int, int, int, i
 
 def swin_cost(grid_h: int, grid_w: int, batch: int, *, dim: int, heads: int, window: int,
               shift: bool) -> dict:
-    """On the padded grid Np = Hp*Wp with window area A: qkv (3 Np C^2) + proj (Np C^2)
-    + attention inside windows (2 Np A C); all times B. The shift costs no MACs."""
+    """On the padded grid Np = Hp*Wp with window area A: dense: qkv (3 Np C^2) + proj (Np C^2);
+    mixing: attention inside windows (2 Np A C); all times B. The shift costs no MACs."""
     win_h, win_w, pad_h, pad_w = window_grid(grid_h, grid_w, window)
     padded, area = pad_h * pad_w, win_h * win_w
     attention = attention_cost(batch * padded // area, heads, area, area, dim)
-    return {"macs": batch * 4 * padded * dim * dim + attention["attn_macs"], **attention}
+    return {"mixing": attention["attn_macs"], "dense": batch * 4 * padded * dim * dim, "other": 0,
+            **attention}
 
 
 SPECS = [

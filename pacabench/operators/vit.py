@@ -15,10 +15,10 @@ class VitOperator(nn.Module):
 
 
 def vit_cost(grid_h: int, grid_w: int, batch: int, *, dim: int, heads: int) -> dict:
-    """qkv (3 N C^2) + proj (N C^2) + attention N -> N (2 N^2 C); all times B."""
+    """dense: qkv (3 N C^2) + proj (N C^2); mixing: attention N -> N (2 N^2 C); all times B."""
     n = grid_h * grid_w
     attention = attention_cost(batch, heads, n, n, dim)
-    return {"macs": batch * 4 * n * dim * dim + attention["attn_macs"], **attention}
+    return {"mixing": attention["attn_macs"], "dense": batch * 4 * n * dim * dim, "other": 0, **attention}
 
 
 SPECS = [
