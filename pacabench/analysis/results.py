@@ -18,11 +18,13 @@ import yaml
 # Metrics the analysis understands: column -> (short title, unit).
 METRICS = {
     "gmacs": ("GMACs", "GMACs"),
+    "gmacs_mixing": ("Mixing GMACs", "GMACs"),
     "peak_mem_mb": ("Peak memory", "MB"),
     "latency_ms_median": ("Latency (median)", "ms"),
     "throughput_img_s": ("Throughput", "images/s"),
 }
-COUNTED_METRICS = ("gmacs", "params")  # exact counts: also present on oom / skipped cells
+COUNTED_METRICS = ("gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other", "gmacs_backward", "params")
+"""Exact counts: also present on oom / skipped cells."""
 
 # Columns that define a measured cell apart from its resolution; several values of one of them
 # within a label make several series.

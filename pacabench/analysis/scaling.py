@@ -1,51 +1,53 @@
-"""Power-law fits of cost against tokens, and the linear / quadratic verdict they support.
+"""Verdicts on how each series' costs grow with the number of tokens N, with their evidence.
 
-For every series (one label at one batch / dtype / device / mode) and metric, ``cost = a * N**k``
-is fitted by least squares on log(cost) against log(N), N = tokens at the first attention stage.
-k comes with a 95% confidence interval from the t-distribution (n - 2 degrees of freedom).
+For every series (one label at one batch / dtype / device / mode) and metric the cost model
+``c0 + c1*N + c2*N**2`` of :mod:`~pacabench.analysis.cost_model` is fitted (N = tokens at the first
+attention stage) and turned into a verdict and a sentence a reader understands without knowing
+what a fit is:
 
-Two fits are reported: over the whole range, and over the **upper half** of the range (points with
-log N at or above the middle of the log-N range; at least the 3 largest N). The verdict uses the
-upper-half fit, because real attention costs are sums ``a*N + b*N**2``: their log-log slope is
-``(1 + 2x) / (1 + x)`` with ``x = b*N / a``, so a quadratic operator looks linear while the linear
-projections dominate (small N) and only shows k -> 2 once ``b*N >> a``. Example: PVTv2 spatial-
-reduction attention at width C=96, R=8, stride 4 costs about ``3.03*N*C**2 + 2*N**2*C/R**2`` MACs,
-x = N/9300; from 224 px (N=3136) to 2048 px (N=262144) the whole-range fit gives k ~ 1.7, the
-upper half (from ~680 px) k ~ 1.9.
+- **Counts** (``gmacs``, and ``gmacs_mixing``: the products of two activations alone): the model is
+  exact, so the verdict is a fact: ``quadratic`` when the counts carry an N^2 term (c2 > 0 beyond the
+  counts' float precision), ``linear`` when c2 = 0; checked on every size beyond the third (fewer
+  than :data:`~pacabench.analysis.cost_model.MIN_SIZES` sizes: inconclusive, since three sizes fit
+  any quadratic). Counts that are not a polynomial in N (Swin's windows padded at sizes that are not
+  multiples of the window) are called by the growth of their mixing MACs per token
+  (:data:`~pacabench.analysis.anatomy.QUADRATIC_SLOPE`), and the residual says how far they are from
+  a polynomial. The modules whose own counts carry the N^2 term are named.
+- **Measured** metrics (peak memory, latency): NNLS fit and a bootstrap interval of the N^2 term's
+  share of the cost at the largest size. ``quadratic`` when the interval's lower end is at least
+  :data:`QUADRATIC_SHARE`, ``linear`` when its upper end is below it (the data rule out an N^2 term of
+  that size), else inconclusive, saying what cannot be ruled out.
 
-Thresholds (``verdict``), on the upper-half fit:
-
-- at least ``MIN_POINTS`` = 3 token counts with a value, otherwise inconclusive (too few points);
-- linear: 0.75 <= k <= 1.25 (``LINEAR_BAND``); quadratic: 1.7 <= k <= 2.3 (``QUADRATIC_BAND``);
-  anything else is inconclusive, naming the band it missed;
-- and the 95% CI of k must stay clear of the *other* band (a linear call needs k_high < 1.7, a
-  quadratic call k_low > 1.25), otherwise inconclusive (too noisy): the data must rule out the
-  other answer, not only favour one. For exact counts (GMACs) the interval measures how much the
-  log-log curve still bends over the upper half; for timings and memory it also holds the noise.
-
-Why these bands: the linear band is +/-0.25 around 1, room for an O(N) cost with a fixed part
-(weights, buffers) or run-time noise. The quadratic band reaches down to 1.7 because at x = 3 (the
-quadratic term is 3/4 of the cost) the local slope is already 1.75; it stops short of the 1.25-1.7
-gap, where sums of the two terms sit at the sizes measured and no honest call can be made (e.g. a
-whole ViT-S backbone, whose MLPs and projections outweigh attention up to ~770 px, has an upper-half
-k ~ 1.6-1.75 on sweeps to 2048 px).
-Below 0.75, fixed costs dominate the range measured: extend the sweep.
+Also reported per row: the N^2 term's share of the cost at every size, the *dominance resolution*
+(the side of a square input from which c2*N^2 exceeds c0 + c1*N; extrapolated when beyond the
+sizes measured), and, as a secondary column, the power-law slope ``k`` of ``cost = a*N**k`` over
+the upper half of the token range with its 95% confidence interval.
 """
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pacabench.analysis.results import metric_rows
+from pacabench.analysis.anatomy import QUADRATIC_SLOPE, describe_modules, quadratic_modules
+from pacabench.analysis.cost_model import MIN_SIZES, CostModel, fit_counts, fit_measured, per_token_slope
+from pacabench.analysis.results import METRICS, metric_rows, resolution_text
 
-MIN_POINTS = 3
-LINEAR_BAND = (0.75, 1.25)
-QUADRATIC_BAND = (1.7, 2.3)
+COUNT_METRICS = ("gmacs", "gmacs_mixing")
+SCALING_METRICS = ("gmacs", "gmacs_mixing", "peak_mem_mb", "latency_ms_median")
+NOUNS = {"gmacs": "GMACs", "gmacs_mixing": "mixing GMACs", "peak_mem_mb": "peak memory",
+         "latency_ms_median": "latency"}
+"""How a sentence names each metric."""
+QUADRATIC_SHARE = 0.10
+"""Measured metrics: an N^2 term below this share of the cost at the largest size is too small to
+call quadratic, and the data must bound the share on one side of it for a verdict."""
+COUNT_PRECISION = 4.5e-16
+"""Relative precision of a count read back from float GMACs (about 2 ulps)."""
 CONFIDENCE = 0.95
-SCALING_METRICS = ("gmacs", "peak_mem_mb", "latency_ms_median")
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,6 @@ class PowerLawFit:
     n_points: int
     n_min: int
     n_max: int
-
-
-@dataclass(frozen=True)
-class Verdict:
-    verdict: str   # linear | quadratic | inconclusive
-    reason: str
 
 
 def fit_power_law(tokens, cost) -> PowerLawFit | None:
@@ -86,82 +82,217 @@ def fit_power_law(tokens, cost) -> PowerLawFit | None:
                        n_min=int(n.min()), n_max=int(n.max()))
 
 
-def upper_half(tokens) -> np.ndarray:
-    """Mask of the points in the upper half of the log-N range, widened to the MIN_POINTS largest
-    token counts (all points when there are fewer)."""
+def fit_upper_half(tokens, cost) -> PowerLawFit | None:
+    """The power law over the points in the upper half of the log-N range (at least the 3 largest):
+    the local slope where the largest term matters most."""
     n = np.asarray(tokens, dtype=float)
+    if n.size == 0:
+        return None
     log_n = np.log(n)
     mask = log_n >= (log_n.min() + log_n.max()) / 2
     distinct = np.unique(n)
-    if np.unique(n[mask]).size < MIN_POINTS:
-        mask = n >= distinct[-min(MIN_POINTS, distinct.size)]
-    return mask
+    if np.unique(n[mask]).size < 3:
+        mask = n >= distinct[-min(3, distinct.size)]
+    return fit_power_law(n[mask], np.asarray(cost, dtype=float)[mask])
 
 
-def fit_upper_half(tokens, cost) -> PowerLawFit | None:
-    mask = upper_half(tokens)
-    return fit_power_law(np.asarray(tokens)[mask], np.asarray(cost)[mask])
+@dataclass(frozen=True)
+class Scaling:
+    """The verdict on one series and metric, with its cost model and evidence."""
+
+    verdict: str                   # linear | quadratic | inconclusive
+    reason: str                    # the verdict in one sentence
+    model: CostModel | None
+    method: str                    # exact | exact, unchecked | not a polynomial | nnls + bootstrap | none
+    quadratic_modules: str = ""    # where the N^2 term lives (counts)
 
 
-def verdict(fit: PowerLawFit | None, points: int = 0) -> Verdict:
-    """Linear / quadratic / inconclusive for a fit (the upper-half fit), with the reason.
-    ``points``: how many values there were when there are too few to fit (``fit`` None)."""
-    if fit is None or fit.n_points < MIN_POINTS:
-        got = points if fit is None else fit.n_points
-        return Verdict("inconclusive", f"too few points: {got} < {MIN_POINTS} resolutions with a value")
-    k = f"k={fit.k:.2f} [{fit.k_low:.2f}, {fit.k_high:.2f}]"
-    if LINEAR_BAND[0] <= fit.k <= LINEAR_BAND[1]:
-        if not fit.k_high < QUADRATIC_BAND[0]:
-            return Verdict("inconclusive", f"too noisy: {k}, the 95% CI reaches the quadratic band "
-                                           f"(>= {QUADRATIC_BAND[0]})")
-        return Verdict("linear", f"{k} within the linear band {LINEAR_BAND[0]}-{LINEAR_BAND[1]}")
-    if QUADRATIC_BAND[0] <= fit.k <= QUADRATIC_BAND[1]:
-        if not fit.k_low > LINEAR_BAND[1]:
-            return Verdict("inconclusive", f"too noisy: {k}, the 95% CI reaches the linear band "
-                                           f"(<= {LINEAR_BAND[1]})")
-        return Verdict("quadratic", f"{k} within the quadratic band {QUADRATIC_BAND[0]}-{QUADRATIC_BAND[1]}")
-    if fit.k < LINEAR_BAND[0]:
-        why = f"below the linear band ({LINEAR_BAND[0]}): fixed costs dominate this range"
-    elif fit.k > QUADRATIC_BAND[1]:
-        why = f"above the quadratic band ({QUADRATIC_BAND[1]})"
-    else:
-        why = f"between the linear ({LINEAR_BAND[1]}) and quadratic ({QUADRATIC_BAND[0]}) bands"
-    return Verdict("inconclusive", f"{k} {why}")
+# ----------------------------------------------------------------------------- counts
+
+def _counts(part: pd.DataFrame, metric: str) -> tuple[list[int], list[int]]:
+    return [int(n) for n in part["tokens"]], [round(v * 1e9) for v in part[metric]]
 
 
-TABLE_COLUMNS = ("series", "label", "kind", "metric", "batch", "dtype", "device", "mode",
-                 "points", "tokens_min", "tokens_max", "resolution_min", "resolution_max",
-                 "k", "k_low", "k_high", "k_upper", "k_upper_low", "k_upper_high", "upper_points",
-                 "verdict", "reason")
+def count_scaling(part: pd.DataFrame, metric: str, stride: float) -> Scaling:
+    """The exact cost model of a series' counts (``part``: its rows with a value, sorted by tokens)."""
+    tokens, counts = _counts(part, metric)
+    what = NOUNS[metric]
+    sizes = len(set(tokens))
+    model = fit_counts(tokens, counts, COUNT_PRECISION)
+    if model is None:
+        return Scaling("inconclusive", f"inconclusive: {sizes} size(s) with {what}; a cost model needs "
+                                       f"{MIN_SIZES}", None, "none")
+    component = "mixing" if metric == "gmacs_mixing" else "total"
+    if sizes < MIN_SIZES:
+        return Scaling("inconclusive", f"inconclusive: {sizes} sizes fit any c0 + c1·N + c2·N² exactly; "
+                                       f"count a fourth size to check the model", model, "exact, unchecked")
+    if not model.exact:
+        return _non_polynomial(part, metric, model, stride)
+    if not model.has_quadratic_term():
+        return Scaling("linear", f"linear: no N² term; c0 + c1·N reproduces all {sizes} sizes exactly "
+                                 f"({model.c1:,.0f} MACs per token)", model, "exact")
+    where = describe_modules(quadratic_modules(part, component, exact_series=True))
+    return Scaling("quadratic", _quadratic_sentence(model, what, where, part, stride), model, "exact", where)
+
+
+def _non_polynomial(part: pd.DataFrame, metric: str, model: CostModel, stride: float) -> Scaling:
+    """Counts off any polynomial in N: decided on the growth of the mixing MACs per token."""
+    basis = "gmacs_mixing" if "gmacs_mixing" in part.columns and part["gmacs_mixing"].notna().all() else metric
+    tokens, values = _counts(part, basis)
+    what = "mixing MACs" if basis == "gmacs_mixing" else NOUNS[metric]
+    per_token = [v / n for n, v in zip(tokens, values)]
+    slope = per_token_slope(tokens, values)
+    lead = (f"counts are not a polynomial in N (c0 + c1·N + c2·N² misses by up to {model.max_residual:.2%}, "
+            f"e.g. windows padded at some sizes)")
+    if slope is None:
+        return Scaling("linear", f"linear: {lead}; no {what}", model, "not a polynomial")
+    growth = per_token[-1] / per_token[0] if per_token[0] else math.inf
+    span = f"{resolution_text(*part.iloc[0][['resolution_h', 'resolution_w']])} to " \
+           f"{resolution_text(*part.iloc[-1][['resolution_h', 'resolution_w']])}"
+    verdict = "quadratic" if slope > QUADRATIC_SLOPE else "linear"
+    where = describe_modules(quadratic_modules(part, "mixing" if basis == "gmacs_mixing" else "total",
+                                               exact_series=False)) if verdict == "quadratic" else ""
+    reason = (f"{verdict}: {lead}; {what} per token change x{growth:.2f} from {span} "
+              f"(as N^{slope:.2f}; N² would be N^1)" + (f"; carried by {where}" if where else ""))
+    return Scaling(verdict, reason, model, "not a polynomial", where)
+
+
+def _quadratic_sentence(model: CostModel, what: str, where: str, part: pd.DataFrame, stride: float) -> str:
+    largest = resolution_text(*part.iloc[-1][["resolution_h", "resolution_w"]])
+    share = model.quadratic_share()[-1]
+    located = f"an N² term in {where}" if where else "an N² term"
+    return f"quadratic: {located}; {share:.1%} of {what} at {largest}; {dominance_text(model, stride)}"
+
+
+# ----------------------------------------------------------------------------- measured
+
+def measured_scaling(part: pd.DataFrame, metric: str, stride: float) -> Scaling:
+    """NNLS cost model and bootstrap verdict of a measured metric."""
+    what = NOUNS[metric]
+    model = fit_measured(part["tokens"], part[metric])
+    sizes = part["tokens"].nunique()
+    if model is None:
+        return Scaling("inconclusive", f"inconclusive: {sizes} size(s) measured; fitting c0 + c1·N + c2·N² "
+                                       f"to noisy values needs {MIN_SIZES}", None, "none")
+    largest = resolution_text(*part.iloc[-1][["resolution_h", "resolution_w"]])
+    low, high = model.share_low, model.share_high
+    interval = f"{low:.0%}-{high:.0%} of {what} at {largest} (bootstrap interval, nominal {CONFIDENCE:.0%})"
+    if low >= QUADRATIC_SHARE:
+        reason = (f"quadratic: an N² term carries {interval}; the data rule out a linear cost; "
+                  f"{dominance_text(model, stride)}")
+        return Scaling("quadratic", reason, model, "nnls + bootstrap")
+    if high < QUADRATIC_SHARE:
+        reason = (f"linear: the data rule out an N² term above {high:.0%} of {what} at {largest} "
+                  f"(bootstrap upper bound, nominal {CONFIDENCE:.0%})")
+        return Scaling("linear", reason, model, "nnls + bootstrap")
+    reason = (f"inconclusive: an N² term carries {interval}; the data can neither confirm nor rule out one of "
+              f"{QUADRATIC_SHARE:.0%} or more; measure larger sizes or more repeats")
+    return Scaling("inconclusive", reason, model, "nnls + bootstrap")
+
+
+# ----------------------------------------------------------------------------- dominance
+
+def dominance(model: CostModel | None, stride: float) -> tuple[float | None, str]:
+    """(side in pixels of the square input where c2*N^2 passes c0 + c1*N, or None for never;
+    where it is: "never", "within", "extrapolated" beyond the largest size, or "below" the smallest)."""
+    tokens = model.dominance_tokens() if model is not None else None
+    if tokens is None or (model.precision and not model.has_quadratic_term()):
+        return None, "never"
+    side = stride * math.sqrt(tokens)
+    if tokens > max(model.tokens):
+        return side, "extrapolated"
+    return side, "below" if tokens < min(model.tokens) else "within"
+
+
+def dominance_text(model: CostModel, stride: float) -> str:
+    side, where = dominance(model, stride)
+    if where == "never":
+        return "no N² term"
+    if where == "below":
+        return "it is more than the rest at every size measured"
+    suffix = " (extrapolated beyond the sizes measured)" if where == "extrapolated" else ""
+    return f"it passes the rest above {side:,.0f} px{suffix}"
+
+
+# ----------------------------------------------------------------------------- the table
+
+TABLE_COLUMNS = (
+    "series", "label", "kind", "metric", "batch", "dtype", "device", "mode", "points", "tokens_min",
+    "tokens_max", "resolution_min", "resolution_max", "verdict", "reason", "method", "c0", "c1", "c2",
+    "max_residual", "quadratic_share", "quadratic_share_max", "share_low", "share_high",
+    "dominance_resolution", "dominance", "quadratic_modules", "k_upper", "k_upper_low", "k_upper_high",
+)
+"""The columns of ``scaling.csv``: coefficients in the metric's unit per token and per token^2,
+``quadratic_share`` a JSON object {resolution: share}, ``dominance_resolution`` in pixels (side of
+a square input; empty for never) with ``dominance`` saying where it lies."""
+
+
+def token_stride(part: pd.DataFrame) -> float:
+    """Pixels per token side at the first attention stage (4 for pyramids, 16 for ViT)."""
+    return float(np.median(np.sqrt(part["resolution_h"] * part["resolution_w"] / part["tokens"])))
+
+
+def series_scaling(part: pd.DataFrame, metric: str) -> Scaling:
+    """The verdict for one series' rows with a value of ``metric``, sorted by tokens."""
+    stride = token_stride(part)
+    return count_scaling(part, metric, stride) if metric in COUNT_METRICS else measured_scaling(part, metric, stride)
+
+
+def _row(series: str, first: pd.Series, metric: str, part: pd.DataFrame, result: Scaling) -> dict:
+    model = result.model
+    shares = model.quadratic_share() if model is not None else []
+    side, where = dominance(model, token_stride(part)) if len(part) else (None, "never")
+    power = fit_upper_half(part["tokens"], part[metric]) if len(part) else None
+    resolutions = [resolution_text(h, w) for h, w in zip(part["resolution_h"], part["resolution_w"])]
+    return {
+        "series": series, "label": first["label"], "kind": first["kind"], "metric": metric,
+        "batch": first["batch"], "dtype": first["dtype"], "device": first["device"], "mode": first["mode"],
+        "points": int(part["tokens"].nunique()),
+        "tokens_min": part["tokens"].min() if len(part) else None,
+        "tokens_max": part["tokens"].max() if len(part) else None,
+        "resolution_min": resolutions[0] if resolutions else None,
+        "resolution_max": resolutions[-1] if resolutions else None,
+        "verdict": result.verdict, "reason": result.reason, "method": result.method,
+        "c0": _unit(model, "c0", metric), "c1": _unit(model, "c1", metric), "c2": _unit(model, "c2", metric),
+        "max_residual": model.max_residual if model is not None else np.nan,
+        "quadratic_share": json.dumps(dict(zip(_unique(resolutions), shares))) if shares else "",
+        "quadratic_share_max": max(shares) if shares else np.nan,
+        "share_low": model.share_low if model is not None and model.share_low is not None else np.nan,
+        "share_high": model.share_high if model is not None and model.share_high is not None else np.nan,
+        "dominance_resolution": side if side is not None else np.nan, "dominance": where,
+        "quadratic_modules": result.quadratic_modules,
+        "k_upper": power.k if power else np.nan, "k_upper_low": power.k_low if power else np.nan,
+        "k_upper_high": power.k_high if power else np.nan,
+    }
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _unit(model: CostModel | None, name: str, metric: str) -> float:
+    """A coefficient in the metric's own unit (GMACs for counts, fitted on MACs)."""
+    if model is None:
+        return np.nan
+    value = getattr(model, name)
+    return value / 1e9 if metric in COUNT_METRICS else value
 
 
 def scaling_table(df: pd.DataFrame, metrics=SCALING_METRICS) -> pd.DataFrame:
-    """One row per (series, metric): both fits and the verdict. ``df`` is a labelled results frame.
-    Metrics without a single value in the run (not measured) get no rows."""
+    """One row per (series, metric) of a labelled results frame (:data:`TABLE_COLUMNS`). Metrics
+    without a single value in the run (not measured) get no rows."""
     out = []
     for metric in metrics:
         rows = metric_rows(df, metric) if metric in df.columns else df.iloc[0:0]
         if rows.empty:
             continue
         for series in df["series"].unique():
-            part = rows[rows["series"] == series].sort_values("tokens")
+            part = rows[rows["series"] == series].sort_values("tokens", kind="stable")
+            part = part.drop_duplicates(["resolution_h", "resolution_w"])
             first = df[df["series"] == series].iloc[0]
-            full = fit_power_law(part["tokens"], part[metric]) if len(part) else None
-            upper = fit_upper_half(part["tokens"], part[metric]) if len(part) else None
-            v = verdict(upper, points=len(part))
-            out.append({
-                "series": series, "label": first["label"], "kind": first["kind"], "metric": metric,
-                "batch": first["batch"], "dtype": first["dtype"], "device": first["device"],
-                "mode": first["mode"], "points": len(part),
-                "tokens_min": part["tokens"].min() if len(part) else None,
-                "tokens_max": part["tokens"].max() if len(part) else None,
-                "resolution_min": part["resolution"].iloc[0] if len(part) else None,
-                "resolution_max": part["resolution"].iloc[-1] if len(part) else None,
-                "k": full.k if full else np.nan, "k_low": full.k_low if full else np.nan,
-                "k_high": full.k_high if full else np.nan,
-                "k_upper": upper.k if upper else np.nan, "k_upper_low": upper.k_low if upper else np.nan,
-                "k_upper_high": upper.k_high if upper else np.nan,
-                "upper_points": upper.n_points if upper else 0,
-                "verdict": v.verdict, "reason": v.reason,
-            })
+            if part.empty:
+                result = Scaling("inconclusive", f"inconclusive: no {NOUNS[metric]} values", None, "none")
+            else:
+                result = series_scaling(part, metric)
+            out.append(_row(series, first, metric, part, result))
     return pd.DataFrame(out, columns=list(TABLE_COLUMNS))

@@ -18,7 +18,7 @@ def report(
     run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A results folder written by `pacabench run`."),
     open_: bool = typer.Option(False, "--open", help="Open report.html in the default browser."),
 ) -> None:
-    """Fit the scaling verdicts, draw the plots and write RUN_DIR/report.html (one self-contained file).
+    """Fit the cost models and verdicts, draw the plots and write RUN_DIR/scaling.csv and RUN_DIR/report.html (one self-contained file).
 
     Examples:
 
@@ -28,23 +28,23 @@ def report(
 
     Exit codes: 0 written and every expectation of the suite met, 1 an expectation failed (each printed with the reason), 2 unusable input.
     """
-    from pacabench.analysis.expectations import check_expectations
-    from pacabench.analysis.results import load_run
+    from pacabench.analysis.run_analysis import analyse
     from pacabench.report.html import build_report
 
     if not run_dir.is_dir():
         raise fail(f"RUN_DIR: {run_dir} is not a folder; pass a results folder (results/<run>/)")
     try:
-        run = load_run(run_dir)
-        path = build_report(run_dir)
+        analysis = analyse(run_dir)
     except ResultsError as exc:
         raise fail(str(exc)) from None
+    typer.echo(f"verdicts: {analysis.write_scaling_csv()}")
+    path = build_report(analysis)
     typer.echo(f"report: {path}")
     if open_:
         import webbrowser
 
         webbrowser.open(path.resolve().as_uri())
-    failures = check_expectations(run.df, run.suite.get("expectations") or {})
+    failures = analysis.failures
     for failure in failures:
         typer.echo(f"expectation failed: {failure}", err=True)
     if failures:

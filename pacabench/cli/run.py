@@ -130,36 +130,31 @@ def run(
         raise typer.Exit(EXIT_INTERRUPTED)
     if not quiet:
         typer.echo(f"{summary.total} cells ({counts or 'none run'}{done}); results in {out_dir}")
-    reported = no_report or _build_report(out_dir, quiet)
-    failures = _check_expectations(out_dir, loaded)
+    analysis = _analyse(out_dir, report=not no_report, quiet=quiet)
+    failures = analysis.failures if analysis is not None else []
     for failure in failures:
         typer.echo(f"expectation failed: {failure}", err=True)
-    if failures or not reported:
+    if failures or analysis is None:
         raise typer.Exit(1)
 
 
-def _build_report(out_dir: Path, quiet: bool) -> bool:
-    """Write the HTML report; False if it failed (the results stay on disk and ``pacabench report``
-    can retry)."""
+def _analyse(out_dir: Path, report: bool, quiet: bool):
+    """Analyse the run once: scaling.csv, and the HTML report unless ``report`` is false. None if that
+    failed (the results stay on disk and ``pacabench report`` can retry)."""
+    from pacabench.analysis.run_analysis import analyse
     from pacabench.report.html import build_report
 
     try:
-        path = build_report(out_dir)
-    except Exception as exc:  # noqa: BLE001 - a report bug must not hide the measured results
+        analysis = analyse(out_dir)
+        scaling_csv = analysis.write_scaling_csv()
+        page = build_report(analysis) if report else None
+    except Exception as exc:  # noqa: BLE001 - an analysis bug must not hide the measured results
         typer.echo(f"error: report: {type(exc).__name__}: {exc}; the results are in {out_dir}; "
                    f"retry with: pacabench report {out_dir}", err=True)
-        return False
+        return None
     if not quiet:
-        typer.echo(f"report: {path}")
-    return True
-
-
-def _check_expectations(out_dir: Path, suite: Suite) -> list:
-    if not suite.expectations:
-        return []
-    from pacabench.analysis.expectations import check_expectations
-
-    return list(check_expectations(out_dir, suite.expectations))
+        typer.echo(f"verdicts: {scaling_csv}" + (f"\nreport: {page}" if page else ""))
+    return analysis
 
 
 def validate(files_: list[Path] = typer.Argument(..., metavar="FILE", help="Suite YAML files.")) -> None:

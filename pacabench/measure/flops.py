@@ -68,8 +68,9 @@ class FlopCount:
         return self.by_class[op_class] / 1e9
 
     def module_macs(self, depth: int = MODULE_DEPTH) -> dict[str, list[int]]:
-        """``{path: [mixing, dense, other]}`` for the modules down to ``depth`` that count any MAC."""
-        return {path: [macs[c] for c in OP_CLASSES] for path, macs in sorted(self.modules.items())
+        """``{path: [mixing, dense, other]}`` for the modules down to ``depth`` that count any MAC,
+        in the model's order."""
+        return {path: [macs[c] for c in OP_CLASSES] for path, macs in self.modules.items()
                 if path != ROOT and path.count(".") < depth and any(macs.values())}
 
 
@@ -146,7 +147,8 @@ def _flat_tensors(output) -> list[torch.Tensor]:
 
 def _with_containers(module: torch.nn.Module, modules: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     """``modules`` plus the modules whose forward never ran (a ``ModuleList`` of blocks, a block
-    whose parent calls its parts directly): each gets the sum of its children's MACs."""
+    whose parent calls its parts directly): each gets the sum of its children's MACs. In the
+    model's own order (``named_modules``), root first."""
     out = dict(modules)
 
     def fill(path: str, node: torch.nn.Module) -> dict[str, int] | None:
@@ -159,7 +161,8 @@ def _with_containers(module: torch.nn.Module, modules: dict[str, dict[str, int]]
         return out[path]
 
     fill(ROOT, module)
-    return out
+    order = [path for path, _ in module.named_modules() if path in out]
+    return {path: out[path] for path in order}
 
 
 def count_flops(module: torch.nn.Module, inputs: tuple, *, crosscheck: bool = True,

@@ -1,7 +1,10 @@
 """``report.html``: one self-contained page (PNGs embedded as base64, inline CSS, no network).
 
-Order: verdict table, crossovers and headline ratios, plots, the zoo against its released tables,
-the full results table, the environment, the methods, and the command that reproduces the run.
+Order: verdicts (in words, then the cost models behind them), crossovers and headline ratios,
+plots, the zoo against its released tables, the results table, the environment, the methods, and
+the command that reproduces the run. Everything shown comes from one
+:class:`~pacabench.analysis.run_analysis.RunAnalysis`. A large run's results table shows its first
+:data:`MAX_TABLE_ROWS` rows and says so (results.csv holds them all).
 """
 from __future__ import annotations
 
@@ -14,54 +17,54 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from pacabench.analysis import scaling
-from pacabench.analysis.crossover import crossover_table, headlines
-from pacabench.analysis.expectations import check_expectations
-from pacabench.analysis.released import CONVMIXER_NOTE, released_comparison
-from pacabench.analysis.results import METRICS, Run, load_run
+from pacabench.analysis import cost_model, scaling
+from pacabench.analysis.released import CONVMIXER_NOTE
+from pacabench.analysis.results import METRICS, Run
+from pacabench.analysis.run_analysis import RunAnalysis, analyse
 from pacabench.report.plots import write_plots
 
 REPORT_NAME = "report.html"
 PLOTS_DIR = "plots"
+MAX_TABLE_ROWS = 2000
 LEAD_COLUMNS = ("label", "resolution", "tokens", "batch", "dtype", "device", "mode", "status", "params", "gmacs",
-                "peak_mem_mb", "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "throughput_img_s")
+                "gmacs_mixing", "gmacs_dense", "gmacs_other", "peak_mem_mb", "latency_ms_median", "latency_ms_p10",
+                "latency_ms_p90", "throughput_img_s")
+HIDDEN_COLUMNS = {"series", "resolution_h", "resolution_w", "cell_key", "module_macs"}
 
 
-def build_report(run_dir: str | Path) -> Path:
-    """Analyse a results folder, write ``plots/*.png`` and ``report.html`` into it; return the page."""
-    run = load_run(run_dir)
-    page = render(run, write_plots_to=run.directory / PLOTS_DIR)
-    path = run.directory / REPORT_NAME
+def build_report(source: str | Path | RunAnalysis) -> Path:
+    """Write ``plots/*.png`` and ``report.html`` into the run folder; return the page."""
+    analysis = source if isinstance(source, RunAnalysis) else analyse(source)
+    directory = analysis.run.directory
+    page = render(analysis, write_plots_to=directory / PLOTS_DIR)
+    path = directory / REPORT_NAME
     path.write_text(page, encoding="utf-8")
     return path
 
 
-def render(run: Run, write_plots_to: Path) -> str:
-    df = run.df
-    table = scaling.scaling_table(df)
-    expectations = run.suite.get("expectations") or {}
-    failures = check_expectations(df, expectations, table=table)
-    crossovers = crossover_table(df)
+def render(analysis: RunAnalysis, write_plots_to: Path) -> str:
+    run, df, table = analysis.run, analysis.df, analysis.scaling
     plots = write_plots(df, write_plots_to, verdicts=table)
     env = jinja2.Environment(loader=jinja2.PackageLoader("pacabench.report", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _num
+    results = df.head(MAX_TABLE_ROWS)
     return env.get_template("report.html.j2").render(
         title=f"pacabench report: {run.name}",
         generated=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         run=run, summary=_summary(df),
-        verdict_rows=_verdict_rows(table, expectations),
+        verdict_rows=_verdict_rows(table, analysis.expectations),
         metrics=[m for m in scaling.SCALING_METRICS if (table["metric"] == m).any()],
         metric_titles={m: METRICS[m][0] for m in METRICS},
-        fits=table.to_dict("records"), failures=[str(f) for f in failures],
-        expectations=expectations,
-        headlines=headlines(df, crossovers), crossovers=crossovers.to_dict("records"),
+        models=_model_rows(table), failures=[str(f) for f in analysis.failures],
+        expectations=analysis.expectations,
+        headlines=analysis.headlines, crossovers=analysis.crossovers.to_dict("records"),
         plots=[{"title": p.title, "caption": p.caption, "src": _data_uri(p.path)} for p in plots],
-        released=released_comparison(df).to_dict("records"),
-        results_columns=_results_columns(df), results=df.to_dict("records"),
+        released=analysis.released.to_dict("records"),
+        results_columns=_results_columns(df), results=results.to_dict("records"), total_rows=len(df),
         env=_env_items(run.env), methods=_methods(run), command=_command(run),
-        thresholds={"min_points": scaling.MIN_POINTS, "linear": scaling.LINEAR_BAND,
-                    "quadratic": scaling.QUADRATIC_BAND},
+        thresholds={"min_sizes": cost_model.MIN_SIZES, "share": scaling.QUADRATIC_SHARE,
+                    "slope": scaling.QUADRATIC_SLOPE, "bootstrap": cost_model.BOOTSTRAP_SAMPLES},
         convmixer_note=CONVMIXER_NOTE,
     )
 
@@ -87,11 +90,12 @@ def _summary(df: pd.DataFrame) -> dict:
             "resolutions": ", ".join(df.drop_duplicates("resolution").sort_values(
                 ["resolution_h", "resolution_w"])["resolution"]),
             "devices": ", ".join(sorted({f"{d} ({n})" if isinstance(n, str) and n else str(d)
-                                         for d, n in zip(df["device"], df["device_name"])}))}
+                                         for d, n in zip(df["device"], _column(df, "device_name"))}))}
 
 
 def _verdict_rows(table: pd.DataFrame, expectations: dict) -> list[dict]:
-    """One row per series: each metric's verdict and upper-half k, plus the GMACs expectation."""
+    """One row per series: each metric's verdict, its sentence and the N^2 share at the largest size,
+    plus the GMACs expectation."""
     rows = []
     for series, group in table.groupby("series", sort=False):
         cells = {r["metric"]: r for r in group.to_dict("records")}
@@ -99,15 +103,22 @@ def _verdict_rows(table: pd.DataFrame, expectations: dict) -> list[dict]:
         expected = expectations.get(label)
         gmacs = cells.get("gmacs", {}).get("verdict")
         rows.append({"series": series, "kind": group["kind"].iloc[0], "cells": cells, "expected": expected,
-                     "met": None if expected is None else expected == gmacs})
+                     "met": None if expected is None else expected == gmacs,
+                     "sentence": cells.get("gmacs", {}).get("reason")})
     return sorted(rows, key=lambda r: (r["kind"], "paca" not in r["series"].lower(), r["series"]))
 
 
+def _model_rows(table: pd.DataFrame) -> list[dict]:
+    """The cost models behind the verdicts, counts first, for the cost-model table."""
+    order = {metric: i for i, metric in enumerate(scaling.SCALING_METRICS)}
+    records = [r for r in table.to_dict("records") if r["method"] != "none"]
+    return sorted(records, key=lambda r: (order.get(r["metric"], 9), r["kind"], r["series"]))
+
+
 def _results_columns(df: pd.DataFrame) -> list[str]:
-    hidden = {"series", "resolution_h", "resolution_w", "cell_key"}
     lead = [c for c in LEAD_COLUMNS if c in df.columns]
-    rest = [c for c in df.columns if c not in hidden and c not in lead]
-    return [*lead, *rest, "cell_key"]
+    rest = [c for c in df.columns if c not in HIDDEN_COLUMNS and c not in lead]
+    return [*lead, *rest, *(["cell_key"] if "cell_key" in df.columns else [])]
 
 
 def _env_items(env: dict) -> list[tuple[str, str]]:
@@ -118,26 +129,31 @@ def _methods(run: Run) -> dict:
     """What the rows say about how they were measured: methods, uncounted ops, samples, settings."""
     df = run.df
     uncounted: dict[str, int] = {}
-    for value in df["uncounted_ops"].dropna():
+    for value in _column(df, "uncounted_ops").dropna():
         try:
             ops = json.loads(value) if isinstance(value, str) else list(value)
         except (TypeError, ValueError):
             ops = [value]
         for op in ops:
             uncounted[str(op)] = uncounted.get(str(op), 0) + 1
-    agree = df["flops_agree"].astype(str).str.lower() if "flops_agree" in df.columns else pd.Series([], dtype=str)
-    samples = pd.to_numeric(df.get("latency_samples"), errors="coerce").dropna()
+    agree = _column(df, "flops_agree").dropna().astype(str).str.lower()
+    samples = pd.to_numeric(_column(df, "latency_samples"), errors="coerce").dropna()
     suite = run.suite
     return {
-        "flops_methods": sorted(df["flops_method"].dropna().astype(str).unique()) if "flops_method" in df else [],
+        "flops_methods": sorted(_column(df, "flops_method").dropna().astype(str).unique()),
         "disagree": int((agree == "false").sum()), "crosschecked": int(agree.isin(["true", "false"]).sum()),
         "uncounted": sorted(uncounted.items()),
-        "mem_methods": sorted(df["mem_method"].dropna().astype(str).unique()) if "mem_method" in df else [],
+        "mem_methods": sorted(_column(df, "mem_method").dropna().astype(str).unique()),
         "samples": (int(samples.min()), int(samples.max())) if len(samples) else None,
         "warmup": suite.get("warmup"), "repeats": suite.get("repeats"), "min_time_s": suite.get("min_time_s"),
         "train_rows": int((df["mode"] == "train").sum()),
         "has_convmixer": bool(df["name"].astype(str).str.contains("convmixer").any()),
     }
+
+
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    """An optional column, empty when an older or hand-made results file lacks it."""
+    return df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
 
 
 def _command(run: Run) -> str:

@@ -1,10 +1,16 @@
-"""Seaborn PNGs of a run: log-log cost against tokens per metric, and the zoo against its tables.
+"""Seaborn PNGs of a run: cost against tokens per metric, where the GMACs go, and the zoo against its
+tables.
 
-One figure per (metric, kind): operators and whole models have different token counts at one
+One cost figure per (metric, kind): operators and whole models have different token counts at one
 resolution, so they are never drawn on the same axes. Each line is one series; its legend gives the
-upper-half exponent k (the one the verdict uses). Cells that ran out of memory, were skipped over
-budget, timed out or failed are drawn as crosses: at their counted GMACs on the GMACs plot, along
-the bottom edge (at their token count) on the plots of measured metrics.
+verdict. Cells that ran out of memory, were skipped over budget, timed out or failed are drawn as
+crosses: at their counted GMACs on the GMACs plot, along the bottom edge (at their token count) on
+the plots of measured metrics. The anatomy figure stacks each series' GMACs by stage and op class
+(mixing dark, dense and other light) against resolution.
+
+Labels are text, never markup (matplotlib's mathtext is off: a label ``$x$`` is drawn as typed), and
+large runs stay drawable: points are the median per series and size, and at most
+:data:`MAX_SERIES` series are drawn per figure (the caption says how many were left out).
 """
 from __future__ import annotations
 
@@ -19,15 +25,19 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
+from pacabench.analysis.anatomy import stage_split  # noqa: E402
 from pacabench.analysis.results import METRICS, metric_rows  # noqa: E402
-from pacabench.analysis.scaling import fit_upper_half  # noqa: E402
 
 PLOT_METRICS = ("gmacs", "peak_mem_mb", "latency_ms_median", "throughput_img_s")
 FAILED = ("oom", "skipped_budget", "timeout", "error")
 DPI = 110
+MAX_SERIES = 16
+"""Series drawn per figure at most; a larger run says in the caption how many were left out."""
+MIN_PART_SHARE = 0.02
+"""In the anatomy figure, stages below this share of GMACs at every size are merged into "rest"."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,14 @@ def palette(df: pd.DataFrame) -> dict[str, tuple[tuple, str]]:
     return {s: (colours[i % len(colours)], MARKERS[i % len(MARKERS)]) for i, s in enumerate(series)}
 
 
+def _drawn(series: list[str]) -> tuple[list[str], str]:
+    """The series a figure draws (PaCa first, at most MAX_SERIES) and the caption's note."""
+    ordered = sorted(series, key=lambda s: ("paca" not in s.lower(), s))
+    left = len(ordered) - MAX_SERIES
+    return ordered[:MAX_SERIES], (f" {left} more series are not drawn (at most {MAX_SERIES} per figure; "
+                                  f"all are in the tables)." if left > 0 else "")
+
+
 def write_plots(df: pd.DataFrame, out_dir: str | Path, verdicts: pd.DataFrame | None = None) -> list[Plot]:
     """Write every figure the run supports into ``out_dir``; return them in report order.
 
@@ -56,32 +74,37 @@ def write_plots(df: pd.DataFrame, out_dir: str | Path, verdicts: pd.DataFrame | 
     out_dir.mkdir(parents=True, exist_ok=True)
     colours = palette(df)
     plots = []
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9), \
+            plt.rc_context({"text.parse_math": False}):
         for kind in ("operator", "model"):
             part = df[df["kind"] == kind]
             for metric in PLOT_METRICS:
                 rows = metric_rows(part, metric) if metric in part.columns else part.iloc[0:0]
                 if rows.empty or rows.groupby("series")["tokens"].nunique().max() < 2:
                     continue  # nothing to plot, or single sizes only (e.g. a zoo at 224 px)
-                fig = cost_figure(part, metric, colours, verdicts)
+                drawn, note = _drawn(list(rows["series"].unique()))
+                fig = cost_figure(part[part["series"].isin(drawn)], metric, colours, verdicts)
                 path = out_dir / f"{metric}_{kind}s.png"
                 fig.savefig(path, dpi=DPI, bbox_inches="tight")
                 plt.close(fig)
-                plots.append(Plot(path, f"{METRICS[metric][0]} vs tokens, {kind}s", _caption(metric)))
+                plots.append(Plot(path, f"{METRICS[metric][0]} vs tokens, {kind}s", _caption(metric) + note))
+            anatomy = _anatomy_plot(part, kind, out_dir, verdicts)
+            if anatomy is not None:
+                plots.append(anatomy)
         zoo = _zoo_plot(df, out_dir)
     return plots if zoo is None else [*plots, zoo]
 
 
 def cost_figure(df: pd.DataFrame, metric: str, colours: dict, verdicts: pd.DataFrame | None = None):
     title, unit = METRICS[metric]
-    rows = metric_rows(df, metric)
+    rows = _medians(metric_rows(df, metric), metric)
     fig, ax = plt.subplots(figsize=(8, 4.8))
     for series in [s for s in colours if s in set(rows["series"])]:
         part = rows[rows["series"] == series].sort_values("tokens")
         colour, marker = colours[series]
         sns.lineplot(data=part, x="tokens", y=metric, marker=marker, markersize=7, color=colour, ax=ax,
                      label=_legend(series, metric, part, verdicts), errorbar=None)
-    failed = df[df["status"].isin(FAILED)]
+    failed = df[df["status"].isin(FAILED)].drop_duplicates(["series", "tokens"])
     if metric != "gmacs":
         failed = failed.assign(**{metric: np.nan})
     _mark_failed(ax, failed, metric, colours)
@@ -99,14 +122,17 @@ def cost_figure(df: pd.DataFrame, metric: str, colours: dict, verdicts: pd.DataF
     return fig
 
 
+def _medians(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One point per series and size (the median of repeated cells), so a large run draws fast."""
+    keys = ["series", "tokens", "resolution_h", "resolution_w", "resolution"]
+    return rows.groupby(keys, as_index=False, sort=False)[metric].median()
+
+
 def _legend(series: str, metric: str, part: pd.DataFrame, verdicts: pd.DataFrame | None) -> str:
-    fit = fit_upper_half(part["tokens"], part[metric])
-    text = series if fit is None else f"{series}  k={fit.k:.2f}"
-    if verdicts is not None:
-        match = verdicts[(verdicts["series"] == series) & (verdicts["metric"] == metric)]
-        if len(match):
-            text += f" ({match['verdict'].iloc[0]})"
-    return text
+    if verdicts is None:
+        return series
+    match = verdicts[(verdicts["series"] == series) & (verdicts["metric"] == metric)]
+    return f"{series} ({match['verdict'].iloc[0]})" if len(match) else series
 
 
 def _mark_failed(ax, failed: pd.DataFrame, metric: str, colours: dict) -> None:
@@ -169,6 +195,86 @@ def _caption(metric: str) -> str:
     if metric == "throughput_img_s":
         return "Images per second (higher is better); k is negative: throughput falls as cost grows."
     return f"{METRICS[metric][0]} of ok cells; crosses on the bottom edge mark cells without a measurement."
+
+
+def anatomy_frame(df: pd.DataFrame, series: str) -> pd.DataFrame:
+    """One series' GMACs by stage and op class at each size: columns ``resolution``, ``tokens``,
+    ``stage``, ``mixing``, ``dense`` (dense and other), ``share_mixing``, ``share_dense``; stages in
+    model order, those below MIN_PART_SHARE at every size merged into "rest"."""
+    rows = metric_rows(df[df["series"] == series], "gmacs").sort_values("tokens").drop_duplicates("tokens")
+    records = []
+    for _, row in rows.iterrows():
+        total = float(row["gmacs"]) * 1e9
+        for stage, macs in stage_split(row.get("module_macs")).items():
+            records.append({"resolution": row["resolution"], "tokens": row["tokens"], "stage": stage,
+                            "mixing": macs["mixing"] / total, "dense": (macs["dense"] + macs["other"]) / total})
+    frame = pd.DataFrame(records, columns=["resolution", "tokens", "stage", "mixing", "dense"])
+    if frame.empty:
+        return frame
+    peak = frame.assign(share=frame["mixing"] + frame["dense"]).groupby("stage", sort=False)["share"].max()
+    small = set(peak[peak < MIN_PART_SHARE].index)
+    frame["stage"] = [("rest" if stage in small else stage) for stage in frame["stage"]]
+    return frame.groupby(["resolution", "tokens", "stage"], sort=False, as_index=False)[["mixing", "dense"]].sum()
+
+
+def anatomy_figure(df: pd.DataFrame, series_list: list[str], verdicts: pd.DataFrame | None = None):
+    """Small multiples: per series, the share of GMACs of each stage (dark: mixing, light: dense and
+    other) against resolution."""
+    columns = min(3, len(series_list))
+    rows = -(-len(series_list) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.3 * rows), squeeze=False)
+    pairs = plt.get_cmap("tab20").colors
+    for ax, series in zip(axes.flat, series_list):
+        frame = anatomy_frame(df, series)
+        stages = list(dict.fromkeys(frame["stage"]))
+        sizes = frame.drop_duplicates("tokens").sort_values("tokens")
+        layers, colours, labels = [], [], []
+        for i, stage in enumerate(stages):
+            part = frame[frame["stage"] == stage].set_index("tokens").reindex(sizes["tokens"]).fillna(0)
+            for op_class, shade in (("mixing", 0), ("dense", 1)):
+                layers.append(part[op_class].to_numpy())
+                colours.append(pairs[(2 * i + shade) % len(pairs)])
+                labels.append(f"{stage} {op_class if op_class == 'mixing' else 'dense+other'}")
+        ax.stackplot(range(len(sizes)), *layers, colors=colours, labels=labels, linewidth=0)
+        ax.set_xticks(range(len(sizes)), [r.removesuffix(" px") for r in sizes["resolution"]], rotation=45)
+        ax.set(ylim=(0, 1), xlim=(0, max(len(sizes) - 1, 1)), xlabel="input resolution (px)")
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        verdict = _verdict(verdicts, series)
+        ax.set_title(f"{series}{f' ({verdict})' if verdict else ''}", fontsize=9, fontweight="bold")
+        handles, texts = ax.get_legend_handles_labels()
+        ax.legend(handles[::-1], texts[::-1], fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                  frameon=False)
+    for ax in list(axes.flat)[len(series_list):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def _verdict(verdicts: pd.DataFrame | None, series: str) -> str | None:
+    if verdicts is None:
+        return None
+    match = verdicts[(verdicts["series"] == series) & (verdicts["metric"] == "gmacs")]
+    return str(match["verdict"].iloc[0]) if len(match) else None
+
+
+def _anatomy_plot(df: pd.DataFrame, kind: str, out_dir: Path, verdicts: pd.DataFrame | None) -> Plot | None:
+    if "module_macs" not in df.columns:
+        return None
+    rows = metric_rows(df, "gmacs")
+    sized = rows[rows["module_macs"].notna()].groupby("series")["tokens"].nunique()
+    candidates = list(sized[sized >= 2].index)
+    if not candidates:
+        return None
+    drawn, note = _drawn(candidates)
+    fig = anatomy_figure(df, drawn, verdicts)
+    path = out_dir / f"anatomy_{kind}s.png"
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return Plot(path, f"Where the GMACs go, {kind}s",
+                "Share of each series' GMACs by stage (in model order) and op class against resolution: dark = "
+                "mixing (products of two activations: attention), light = dense (weights times activations) and "
+                f"other (norms, pooling); stages under {MIN_PART_SHARE:.0%} at every size are merged into 'rest'. "
+                "A quadratic term shows as a dark band that widens with resolution." + note)
 
 
 def _zoo_plot(df: pd.DataFrame, out_dir: Path) -> Plot | None:
