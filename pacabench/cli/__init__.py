@@ -1,7 +1,7 @@
 """The ``pacabench`` command line: one Typer app, one module per command group."""
 import typer
 
-from pacabench.cli import catalog, flops, report, run
+from pacabench.cli import catalog, flops, report, run, scaling
 
 app = typer.Typer(
     name="pacabench",
@@ -11,7 +11,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for _module in (run, flops, catalog, report):
+for _module in (run, flops, scaling, catalog, report):
     _module.register(app)
 
 

@@ -1,0 +1,41 @@
+"""The cost model of one target without a run: count it on the meta device at several sizes and fit
+its counts (``pacabench scaling``, and the Python API).
+
+Only the primary counter runs (no fvcore cross-check: ``pacabench flops`` has it), so a target is
+counted at six sizes up to 4032 px in seconds.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Mapping
+
+import pandas as pd
+
+from pacabench.analysis.results import label_rows
+from pacabench.analysis.scaling import COUNT_METRICS, scaling_table
+
+DEFAULT_RESOLUTIONS = (224, 448, 896, 1344, 2240, 4032)
+"""Multiples of 224: every family takes them (pyramids need 32, ViT 16, operators their stride), Swin's
+7x7 windows need no padding at any stage, and six sizes check a three-term model three times."""
+
+
+def count_rows(kind: str, name: str, params: Mapping, sizes: Sequence[tuple[int, int]], batch: int = 1,
+               label: str | None = None) -> pd.DataFrame:
+    """Labelled results rows (counts only) of the target at each (height, width); TargetError if a
+    size does not fit the target."""
+    from pacabench.measure.counts import count_target
+
+    rows = []
+    for height, width in sizes:
+        counted = count_target(kind, name, params, height, width, batch, crosscheck=False)
+        rows.append({"kind": kind, "name": name, "params_json": json.dumps(dict(params), sort_keys=True),
+                     "label": label or "", "resolution_h": height, "resolution_w": width, "batch": batch,
+                     "dtype": "float32", "device": "meta", "mode": "inference", "channels_last": False,
+                     "compile": False, "status": "ok", **counted.row()})
+    return label_rows(pd.DataFrame(rows))
+
+
+def count_scaling(rows: pd.DataFrame) -> pd.DataFrame:
+    """The verdict table (``scaling.csv``'s columns) of counted rows: GMACs and mixing GMACs."""
+    return scaling_table(rows, metrics=COUNT_METRICS)

@@ -1,0 +1,94 @@
+"""`pacabench scaling`: the exact cost model of one target, counted on the meta device at several sizes."""
+from __future__ import annotations
+
+import json
+
+import typer
+
+from pacabench.cli.errors import fail, require_positive
+from pacabench.cli.flops import parse_name
+
+HELP = """How the cost of NAME grows with the input: its exact cost model, the verdict and where the N² term lives.
+
+NAME is counted on the meta device (nothing allocated) at each size, and its GMACs, and the mixing GMACs alone (products of two activations: attention), are fitted exactly as c0 + c1·N + c2·N², N = tokens at the first attention stage. Quadratic when c2 > 0, linear when c2 = 0; every size beyond the third checks the model. The modules whose own counts carry c2 are named, with the N² term's share of the GMACs at every size and the resolution from which it is more than the rest.
+
+Examples:
+
+  pacabench scaling pacavit_tiny_p2cconv_100_0
+
+  pacabench scaling deit_small_patch16_224 --resolutions 224,448,896,1792 --json
+
+  pacabench scaling 'op:pvt?sr_ratio=4'
+"""
+
+
+def parse_resolutions(text: str) -> list[tuple[int, int]]:
+    """``224,448,800x1280`` -> sizes; the one-line error otherwise."""
+    from pacabench.runner.suite import parse_hw
+
+    sizes = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            sizes.append((int(item), int(item)) if item.isdigit() else parse_hw(item))
+        except ValueError:
+            raise fail(f"--resolutions: {item!r} is not a size; write e.g. --resolutions 224,448,896 "
+                       f"or 800x1280,1600x2560") from None
+        if min(sizes[-1]) < 1:
+            raise fail(f"--resolutions: {item!r} is not a positive size")
+    if len(set(sizes)) < 3:
+        raise fail(f"--resolutions: {len(set(sizes))} distinct size(s); a cost model needs at least 3 "
+                   f"(4 or more to check it)")
+    return sorted(set(sizes), key=lambda hw: hw[0] * hw[1])
+
+
+def _print(rows, table) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.width = max(console.width, 110)
+    gmacs = table.set_index("metric").loc["gmacs"]
+    console.print(f"[bold]{gmacs['label']}[/bold]: [bold]{gmacs['verdict']}[/bold]", highlight=False, soft_wrap=True)
+    for _, row in table.iterrows():
+        what = "GMACs" if row["metric"] == "gmacs" else "mixing GMACs"
+        console.print(f"  {what}: {row['reason']}", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"    c0 = {row['c0']:.6g} GMACs, c1 = {row['c1']:.6g} GMACs per token, "
+                      f"c2 = {row['c2']:.6g} GMACs per token² ({row['method']}, largest residual "
+                      f"{row['max_residual']:.2g})", highlight=False, markup=False, soft_wrap=True)
+    shares = json.loads(gmacs["quadratic_share"]) if gmacs["quadratic_share"] else {}
+    sizes = Table(title="counted on the meta device (1 MAC = 1 FLOP)")
+    for column in ("size", "tokens", "GMACs", "mixing", "dense", "other", "N² share"):
+        sizes.add_column(column, justify="right")
+    for _, row in rows.iterrows():
+        sizes.add_row(row["resolution"], f"{row['tokens']:,}", f"{row['gmacs']:.4f}", f"{row['gmacs_mixing']:.4f}",
+                      f"{row['gmacs_dense']:.4f}", f"{row['gmacs_other']:.4f}",
+                      f"{shares.get(row['resolution'], float('nan')):.2%}")
+    console.print(sizes)
+
+
+def scaling(
+    name: str = typer.Argument(..., help="Zoo model, timm model, seg:<zoo variant> or op:NAME?key=value."),
+    resolutions: str = typer.Option(",".join(map(str, (224, 448, 896, 1344, 2240, 4032))), "--resolutions",
+                                    help="Sizes to count, comma-separated (R or HxW)."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Images per forward pass."),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict rows (scaling.csv's fields) as JSON."),
+) -> None:
+    from pacabench.analysis.target_scaling import count_rows, count_scaling
+    from pacabench.targets import TargetError
+
+    require_positive("--batch", batch)
+    sizes = parse_resolutions(resolutions)
+    kind, target, params = parse_name(name)
+    try:
+        rows = count_rows(kind, target, params, sizes, batch, label=name)
+    except TargetError as error:
+        raise fail(f"--resolutions: {error}") from None
+    table = count_scaling(rows)
+    if as_json:
+        typer.echo(table.to_json(orient="records"))
+        return
+    _print(rows, table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scaling", help=HELP)(scaling)
