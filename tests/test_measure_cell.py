@@ -222,3 +222,12 @@ def test_cuda_cell_in_bf16_reports_mfu():
     assert row["status"] == "ok", row["message"]
     assert 0 < row["mfu"] < 1
     assert row["latency_ms_p10"] <= row["latency_ms_median"] <= row["latency_ms_p90"]
+
+
+def test_train_cell_counts_the_backward_pass_beside_the_forward():
+    inference = measure_cell(Cell("operator", "vit", {}, 64, 64, metrics=("flops", "params")))
+    train = measure_cell(Cell("operator", "vit", {}, 64, 64, mode="train", metrics=("flops", "params")))
+    assert train["gmacs"] == inference["gmacs"] and inference["gmacs_backward"] is None
+    n, c = 16 * 16, 96
+    # weight gradients of qkv and proj, proj's input gradient, attention's backward (2x its forward)
+    assert train["gmacs_backward"] * 1e9 == 4 * n * c * c + n * c * c + 2 * (2 * n * n * c)

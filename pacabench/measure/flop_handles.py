@@ -86,8 +86,12 @@ def _cpu_flash_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
     return 2 * sdpa_macs(query, key, value)
 
 
-def _cpu_flash_backward_flops(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
-    return flop_counter.sdpa_backward_flop_count(grad_out, query, key, value)
+def _sdpa_backward_flops(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
+    """The four gradient products of attention (dV = P^T dO, dP = dO V^T, dQ = dS K, dK = dS^T Q): twice
+    its forward, as the math kernel runs it and on every device. Fused kernels also recompute the
+    scores (torch's own formula counts 2.5x); that is the kernel's choice, not the model's cost, and
+    counting it would make a training step's count depend on which kernel the device picked."""
+    return 2 * 2 * sdpa_macs(query, key, value)
 
 
 def _per_element(macs_per_element: int, of: str):
@@ -153,9 +157,13 @@ neither counter counts as a product; fvcore alone charges it 1 per element.)"""
 
 DISPATCH_FORMULAS = {
     aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_flops,
-    aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_flash_backward_flops,
+    **dict.fromkeys((aten._scaled_dot_product_flash_attention_for_cpu_backward,
+                     aten._scaled_dot_product_flash_attention_backward,
+                     aten._scaled_dot_product_efficient_attention_backward,
+                     aten._scaled_dot_product_cudnn_attention_backward), _sdpa_backward_flops),
     aten.convolution_backward: _conv_backward_flops,
     **OTHER_FORMULAS,
 }
-"""``custom_mapping`` for FlopCounterMode: the CPU attention kernels it lacks, grouped convolutions'
-backward counted right, plus OTHER_FORMULAS."""
+"""``custom_mapping`` for FlopCounterMode: the CPU attention kernels it lacks, attention's backward
+as its gradient products on every kernel, grouped convolutions' backward counted right, plus
+OTHER_FORMULAS."""
