@@ -168,3 +168,16 @@ def test_resolution_sweep_operator_formulas_meet_the_suite_expectations():
     table = scaling_table(label_rows(pd.DataFrame(rows)), metrics=("gmacs",))
     checked = dict(zip(table["label"], table["verdict"]))
     assert checked == {label: v for label, v in suite.expectations.items() if label.startswith("op:")}
+
+
+def test_an_inexact_fit_of_a_linear_series_claims_no_square_term():
+    from pacabench.operators import OPERATORS
+
+    sizes = (224, 320, 448, 640, 896)
+    rows = make_rows(operators=("swin",), resolutions=sizes, oom=(), noise=0.0)
+    costs = [OPERATORS["swin"].cost(r, r) for r in sizes]
+    rows["gmacs"] = [c["macs"] / 1e9 for c in costs]
+    rows["gmacs_mixing"] = [c["mixing"] / 1e9 for c in costs]
+    swin = scaling_table(label_rows(rows)).set_index(["series", "metric"]).loc[("op:swin", "gmacs")]
+    assert swin["verdict"] == "linear" and swin["c2"] != 0.0 and swin["max_residual"] > 0
+    assert swin["dominance"] == "never" and swin["quadratic_share_max"] == 0.0

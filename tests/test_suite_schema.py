@@ -32,17 +32,20 @@ def test_shipped_suite_validates(path):
 
 def test_cell_counts_of_the_main_suites():
     smoke = load_suite(Path(__file__).parents[1] / "suites" / "ci_smoke.yaml")
-    assert len(expand_cells(smoke)) == 5 * 3 + 2  # five operators at 3 sizes, PaCa-Tiny at 2
+    assert len(expand_cells(smoke)) == 5 * 4 + 2  # five operators at 4 sizes (a checked cost model), PaCa-Tiny at 2
     sweep = load_suite(Path(__file__).parents[1] / "suites" / "resolution_sweep.yaml")
     largest = {}
     for _, cell in expand_cells(sweep):
         largest[cell.name] = max(largest.get(cell.name, 0), cell.height)
     operators = {"paca", "swin", "pvt", "pvt_li", "vit"}
-    assert set(largest) >= operators and len(largest) == 9
+    assert set(largest) >= operators and len(largest) == 10
     assert all(size >= (2048 if name in operators else 1344) for name, size in largest.items())
     assert sweep.expectations == {"op:paca": "linear", "op:swin": "linear", "op:pvt_li": "linear",
                                   "op:vit": "quadratic", "op:pvt": "quadratic",
-                                  "op:paca (explicit)": "linear", "op:vit (explicit)": "quadratic"}
+                                  "op:paca (explicit)": "linear", "op:vit (explicit)": "quadratic",
+                                  "pacavit_tiny_p2cconv_100_0": "quadratic", "swin_tiny_patch4_window7_224": "linear",
+                                  "pvt_v2_b1": "quadratic", "deit_small_patch16_224": "quadratic",
+                                  "pacavit_small_p2cconv_100": "linear"}
 
 
 def test_a_target_may_set_its_own_layout_and_compile():

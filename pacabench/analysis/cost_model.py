@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy.optimize import nnls
 
 MIN_SIZES = 4
 """Distinct sizes a cost model needs before it is checked (three coefficients plus one more)."""
 BOOTSTRAP_SAMPLES = 1000
+BOOTSTRAP_WORK = 200_000
+"""Sizes x samples per bootstrap at most: a sweep of more than 200 sizes gets fewer samples (never
+under 200), so a run of a million rows is analysed in minutes."""
 CONFIDENCE = 0.95
 
 
@@ -75,83 +77,95 @@ class CostModel:
         return max((self.c1 + math.sqrt(discriminant)) / (2 * self.c2), 0.0)
 
 
-def _solve3(matrix: list[list[Fraction]], rhs: list[Fraction]) -> list[Fraction] | None:
-    """Gaussian elimination in exact arithmetic; None for a singular system."""
-    rows = [row[:] + [value] for row, value in zip(matrix, rhs)]
-    for col in range(3):
-        pivot = next((r for r in range(col, 3) if rows[r][col] != 0), None)
-        if pivot is None:
-            return None
-        rows[col], rows[pivot] = rows[pivot], rows[col]
-        for r in range(3):
-            if r != col and rows[r][col] != 0:
-                factor = rows[r][col] / rows[col][col]
-                rows[r] = [a - factor * b for a, b in zip(rows[r], rows[col])]
-    return [rows[i][3] / rows[i][i] for i in range(3)]
+def _det3(m) -> int:
+    return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
 
 
 def fit_counts(tokens, counts, relative_precision: float = 0.0) -> CostModel | None:
-    """Least-squares ``c0 + c1*N + c2*N**2`` in exact rational arithmetic on integer counts (None
-    with fewer than 3 distinct N). ``relative_precision``: how far a count may be from the true
-    integer (0 for exact integers; counts read back from float GMACs carry about 2 ulps); residuals
-    within it count as zero."""
+    """Least-squares ``c0 + c1*N + c2*N**2`` in exact arithmetic on integer counts (None with fewer
+    than 3 distinct N): the normal equations of integers have integer sums, and Cramer's rule gives
+    the coefficients as integers over one integer determinant, so every residual is an exact integer.
+    ``relative_precision``: how far a count may be from the true integer (0 for exact integers;
+    counts read back from float GMACs carry about 2 ulps); residuals within it count as zero."""
     points = sorted(zip((int(n) for n in tokens), (int(c) for c in counts)))
     if len({n for n, _ in points}) < 3:
         return None
-    powers = [[Fraction(n) ** k for k in range(3)] for n, _ in points]
-    matrix = [[sum(p[i] * p[j] for p in powers) for j in range(3)] for i in range(3)]
-    rhs = [sum(p[i] * c for p, (_, c) in zip(powers, points)) for i in range(3)]
-    coefficients = _solve3(matrix, rhs)
-    if coefficients is None:
+    sums = [sum(n ** k for n, _ in points) for k in range(5)]
+    matrix = [[sums[i + j] for j in range(3)] for i in range(3)]
+    rhs = [sum(c * n ** i for n, c in points) for i in range(3)]
+    det = _det3(matrix)
+    if det == 0:
         return None
-    c0, c1, c2 = coefficients
-    residuals = [abs(c - (c0 + c1 * n + c2 * n * n)) for n, c in points]
-    exact = all(r <= relative_precision * c for r, (_, c) in zip(residuals, points))
-    largest = max(float(r) / c if c else 0.0 for r, (_, c) in zip(residuals, points))
-    return CostModel(float(c0), float(c1), float(c2), tuple(n for n, _ in points),
-                     tuple(float(c) for _, c in points), exact=exact, max_residual=largest,
-                     precision=relative_precision)
+    numerators = [_det3([[rhs[i] if j == col else matrix[i][j] for j in range(3)] for i in range(3)])
+                  for col in range(3)]
+    residuals = [abs(c * det - (numerators[0] + numerators[1] * n + numerators[2] * n * n)) for n, c in points]
+    tolerance = Fraction(relative_precision) * abs(det)
+    exact = all(r <= tolerance * c for r, (_, c) in zip(residuals, points))
+    largest = max(float(Fraction(r, abs(det) * c)) if c else 0.0 for r, (_, c) in zip(residuals, points))
+    c0, c1, c2 = (float(Fraction(a, det)) for a in numerators)
+    return CostModel(c0, c1, c2, tuple(n for n, _ in points), tuple(float(c) for _, c in points),
+                     exact=exact, max_residual=largest, precision=relative_precision)
 
 
-def _nnls_fit(n: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Non-negative (c0, c1, c2) minimising relative errors; columns scaled by the largest N so the
-    system is well conditioned."""
-    scale = n.max()
-    x = n / scale
-    design = np.stack([np.ones_like(x), x, x * x], axis=1) / y[:, None]
-    coefficients, _ = nnls(design, np.ones_like(y))
-    return coefficients / np.array([1.0, scale, scale * scale])
+_SUBSETS = [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
+
+
+def _nnls_columns(design: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Non-negative least squares of every column of ``targets`` (K x B) on ``design`` (K x 3) at
+    once: with three coefficients the solution is the best feasible least-squares fit over the
+    column subsets (the optimum is the unconstrained fit on its own positive coefficients). Each
+    subset's fit and residual come from the Gram matrix and ``design.T @ targets`` alone."""
+    gram, cross = design.T @ design, design.T @ targets
+    energy = (targets ** 2).sum(axis=0)
+    best = energy                                          # all coefficients zero
+    coefficients = np.zeros((design.shape[1], targets.shape[1]))
+    for subset in _SUBSETS:
+        solution = np.linalg.pinv(gram[np.ix_(subset, subset)]) @ cross[list(subset)]
+        residual = energy - (solution * cross[list(subset)]).sum(axis=0)
+        better = (solution >= 0).all(axis=0) & (residual < best)
+        best = np.where(better, residual, best)
+        coefficients[:, better] = 0.0
+        coefficients[np.ix_(subset, np.flatnonzero(better))] = solution[:, better]
+    return coefficients
+
+
+def _design(n: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Columns 1, N, N^2 (N scaled by its largest value, so the system is well conditioned) with rows
+    weighted; and the factors that turn the scaled coefficients back into c0, c1, c2."""
+    x = n / n.max()
+    return np.stack([np.ones_like(x), x, x * x], axis=1) * weights[:, None], np.array([1.0, n.max(), n.max() ** 2])
 
 
 def fit_measured(tokens, values, seed: int = 0) -> CostModel | None:
-    """NNLS ``c0 + c1*N + c2*N**2`` with a residual bootstrap (relative residuals, inflated for the
-    three fitted coefficients, resampled :data:`BOOTSTRAP_SAMPLES` times) of the N^2 share at the
-    largest N; None with fewer than :data:`MIN_SIZES` distinct sizes. With so few points the
-    nominal 95% interval is approximate: in simulations at 10% noise it holds the true share 73-81%
-    of the time with 4 sizes and 85-87% with 6 (tests/test_analysis_cost_model.py)."""
+    """NNLS ``c0 + c1*N + c2*N**2`` on relative errors, with a residual bootstrap of the N^2 share at
+    the largest N (relative residuals, inflated for the three fitted coefficients, resampled
+    :data:`BOOTSTRAP_SAMPLES` times, fewer beyond 200 sizes: :data:`BOOTSTRAP_WORK`; refits weighted by the fitted values, so all samples share one
+    design and are solved together); None with fewer than :data:`MIN_SIZES` distinct sizes. With so
+    few points the nominal 95% interval is approximate: in simulations at 10% noise it holds the true
+    share 73-81% of the time with 4 sizes and 85-87% with 6 (tests/test_analysis_cost_model.py)."""
     order = np.argsort(np.asarray(tokens, dtype=float), kind="stable")
     n = np.asarray(tokens, dtype=float)[order]
     y = np.asarray(values, dtype=float)[order]
     if np.unique(n).size < MIN_SIZES or (y <= 0).any():
         return None
-    c0, c1, c2 = _nnls_fit(n, y)
+    design, scale = _design(n, 1.0 / y)
+    c0, c1, c2 = _nnls_columns(design, np.ones((n.size, 1)))[:, 0] / scale
     fitted = c0 + c1 * n + c2 * n * n
     relative = y / fitted - 1.0
     # Fitted residuals are smaller than the noise by about sqrt((n - 3) / n) with 3 coefficients:
     # resample them inflated by its inverse (Davison & Hinkley's adjusted residual bootstrap).
     spread = relative * math.sqrt(n.size / (n.size - 3))
-    rng = np.random.default_rng(seed)
+    samples_count = max(200, min(BOOTSTRAP_SAMPLES, BOOTSTRAP_WORK // n.size))
+    draws = np.random.default_rng(seed).choice(spread, size=(n.size, samples_count), replace=True)
+    weighted, scale = _design(n, 1.0 / fitted)
+    samples = _nnls_columns(weighted, 1.0 + draws) / scale[:, None]
     n_max = n.max()
-    shares = []
-    for _ in range(BOOTSTRAP_SAMPLES):
-        resampled = fitted * (1.0 + rng.choice(spread, size=spread.size, replace=True))
-        if (resampled <= 0).any():
-            continue
-        b0, b1, b2 = _nnls_fit(n, resampled)
-        total = b0 + b1 * n_max + b2 * n_max * n_max
-        shares.append(b2 * n_max * n_max / total if total > 0 else 0.0)
+    square = samples[2] * n_max * n_max
+    total = samples[0] + samples[1] * n_max + square
+    shares = np.where(total > 0, square / np.where(total > 0, total, 1.0), 0.0)
     tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = (np.percentile(shares, [tail, 100 - tail]) if shares else (math.nan, math.nan))
+    low, high = np.percentile(shares, [tail, 100 - tail])
     return CostModel(float(c0), float(c1), float(c2), tuple(int(v) for v in n), tuple(float(v) for v in y),
                      exact=False, max_residual=float(np.abs(relative).max()),
                      share_low=float(low), share_high=float(high))

@@ -22,11 +22,14 @@ _WORDS = {"gmacs": ("fewer GMACs", "more GMACs"), "peak_mem_mb": ("less peak mem
 
 def pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
     """(paca series, peer series) with the same context."""
-    ctx = df.drop_duplicates("series").set_index("series")[list(CONTEXT_COLUMNS)].astype(str)
-    ctx_of = {s: tuple(row) for s, row in ctx.iterrows()}
-    labels = df.drop_duplicates("series").set_index("series")["label"]
-    paca = [s for s in ctx_of if is_paca(labels[s])]
-    return [(p, q) for p in paca for q in ctx_of if not is_paca(labels[q]) and ctx_of[p] == ctx_of[q]]
+    first = df.drop_duplicates("series")
+    ctx_of = dict(zip(first["series"], first[list(CONTEXT_COLUMNS)].astype(str).itertuples(index=False)))
+    paca_of = {series: is_paca(label) for series, label in zip(first["series"], first["label"])}
+    peers_by_context: dict[tuple, list[str]] = {}
+    for series, context in ctx_of.items():
+        if not paca_of[series]:
+            peers_by_context.setdefault(context, []).append(series)
+    return [(p, q) for p, context in ctx_of.items() if paca_of[p] for q in peers_by_context.get(context, [])]
 
 
 def _by_resolution(rows: pd.DataFrame, series: str, metric: str) -> pd.Series:

@@ -224,7 +224,10 @@ TABLE_COLUMNS = (
 )
 """The columns of ``scaling.csv``: coefficients in the metric's unit per token and per token^2,
 ``quadratic_share`` a JSON object {resolution: share}, ``dominance_resolution`` in pixels (side of
-a square input; empty for never) with ``dominance`` saying where it lies."""
+a square input; empty for never) with ``dominance`` saying where it lies (never, within, below,
+extrapolated). For counts that are not a polynomial (``method`` "not a polynomial") the
+coefficients are a least-squares fit shown with its residual; the verdict rests on the mixing MACs
+per token, and a linear verdict has no N^2 share or dominance."""
 
 
 def token_stride(part: pd.DataFrame) -> float:
@@ -242,6 +245,8 @@ def _row(series: str, first: pd.Series, metric: str, part: pd.DataFrame, result:
     model = result.model
     shares = model.quadratic_share() if model is not None else []
     side, where = dominance(model, token_stride(part)) if len(part) else (None, "never")
+    if result.verdict == "linear":  # an inexact fit's c2 (counts off any polynomial) is no N^2 term
+        shares, (side, where) = [0.0] * len(shares), (None, "never")
     power = fit_upper_half(part["tokens"], part[metric]) if len(part) else None
     resolutions = [resolution_text(h, w) for h, w in zip(part["resolution_h"], part["resolution_w"])]
     return {
@@ -282,14 +287,15 @@ def scaling_table(df: pd.DataFrame, metrics=SCALING_METRICS) -> pd.DataFrame:
     """One row per (series, metric) of a labelled results frame (:data:`TABLE_COLUMNS`). Metrics
     without a single value in the run (not measured) get no rows."""
     out = []
+    firsts = df.drop_duplicates("series").set_index("series", drop=False)
     for metric in metrics:
         rows = metric_rows(df, metric) if metric in df.columns else df.iloc[0:0]
         if rows.empty:
             continue
-        for series in df["series"].unique():
-            part = rows[rows["series"] == series].sort_values("tokens", kind="stable")
+        parts = dict(tuple(rows.groupby("series", sort=False)))
+        for series, first in firsts.iterrows():
+            part = parts.get(series, rows.iloc[0:0]).sort_values("tokens", kind="stable")
             part = part.drop_duplicates(["resolution_h", "resolution_w"])
-            first = df[df["series"] == series].iloc[0]
             if part.empty:
                 result = Scaling("inconclusive", f"inconclusive: no {NOUNS[metric]} values", None, "none")
             else:

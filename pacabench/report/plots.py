@@ -36,6 +36,8 @@ FAILED = ("oom", "skipped_budget", "timeout", "error")
 DPI = 110
 MAX_SERIES = 16
 """Series drawn per figure at most; a larger run says in the caption how many were left out."""
+MAX_TICKS = 10
+"""Resolution tick labels per axis at most (a sweep of hundreds of sizes labels an even selection)."""
 MIN_PART_SHARE = 0.02
 """In the anatomy figure, stages below this share of GMACs at every size are merged into "rest"."""
 
@@ -177,7 +179,8 @@ def _resolution_axis(ax, df: pd.DataFrame, rows: pd.DataFrame, metric: str) -> N
         top = ax.secondary_xaxis("top", functions=(lambda n: np.sqrt(np.maximum(n, 1e-9)) * s,
                                                    lambda r: (np.asarray(r) / s) ** 2))
         top.set_xlabel("input resolution (px)")
-        ticks = sorted({int(r) for r in df["resolution_h"]})
+        resolutions = sorted({int(r) for r in df["resolution_h"]})
+        ticks = [resolutions[i] for i in _spread(len(resolutions))]
         top.set_xticks(ticks, labels=[str(t) for t in ticks], minor=False)
         top.set_xticks([], minor=True)
         return
@@ -186,6 +189,13 @@ def _resolution_axis(ax, df: pd.DataFrame, rows: pd.DataFrame, metric: str) -> N
         for row in (part.iloc[0], part.iloc[-1]):
             ax.annotate(row["resolution"], (row["tokens"], row[metric]), xytext=(0, 7),
                         textcoords="offset points", fontsize=7, color="0.35", ha="center")
+
+
+def _spread(count: int) -> list[int]:
+    """Indices of at most MAX_TICKS items spread evenly over ``count``, first and last included."""
+    if count <= MAX_TICKS:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (MAX_TICKS - 1)) for i in range(MAX_TICKS)})
 
 
 def _caption(metric: str) -> str:
@@ -236,7 +246,8 @@ def anatomy_figure(df: pd.DataFrame, series_list: list[str], verdicts: pd.DataFr
                 colours.append(pairs[(2 * i + shade) % len(pairs)])
                 labels.append(f"{stage} {op_class if op_class == 'mixing' else 'dense+other'}")
         ax.stackplot(range(len(sizes)), *layers, colors=colours, labels=labels, linewidth=0)
-        ax.set_xticks(range(len(sizes)), [r.removesuffix(" px") for r in sizes["resolution"]], rotation=45)
+        shown = _spread(len(sizes))
+        ax.set_xticks(shown, [sizes["resolution"].iloc[i].removesuffix(" px") for i in shown], rotation=45)
         ax.set(ylim=(0, 1), xlim=(0, max(len(sizes) - 1, 1)), xlabel="input resolution (px)")
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         verdict = _verdict(verdicts, series)
