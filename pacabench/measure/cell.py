@@ -35,6 +35,35 @@ ROW_COLUMNS = (
     "throughput_img_s", "throughput_tok_s", "mfu", "elapsed_s",
 )
 
+# The type of every column that is not plain text, checked wherever results are read back
+# (:mod:`pacabench.measure.schema`). A new typed column is one line here; columns not named are text.
+COLUMN_TYPES = {
+    "params_json": "json_object",
+    "resolution_h": "int",
+    "resolution_w": "int",
+    "tokens": "int",
+    "batch": "int",
+    "channels_last": "bool",
+    "compile": "bool",
+    "status": "status",
+    "params": "int",
+    "gmacs": "float",
+    "gmacs_flopcounter": "float",
+    "flops_agree": "bool",
+    "uncounted_ops": "json_list",
+    "peak_mem_mb": "float",
+    "peak_mem_reserved_mb": "float",
+    "peak_mem_net_mb": "float",
+    "latency_ms_median": "float",
+    "latency_ms_p10": "float",
+    "latency_ms_p90": "float",
+    "latency_samples": "int",
+    "throughput_img_s": "float",
+    "throughput_tok_s": "float",
+    "mfu": "float",
+    "elapsed_s": "float",
+}
+
 
 @dataclass(frozen=True)
 class Cell:
