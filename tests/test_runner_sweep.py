@@ -13,6 +13,7 @@ from pacabench.runner import executor as executor_module
 from pacabench.runner.executor import Executor, ExecutorError, LocalExecutor, make_executor
 from pacabench.runner.suite import parse_suite
 from pacabench.runner.sweep import RESULT_COLUMNS, run_sweep
+from stand_in_cells import stand_in_row
 
 SUITE = ("name: tiny\ntargets:\n  - operator: paca\n  - {operator: vit, label: global}\n"
          "resolutions: [64, 128]\nmetrics: [flops, params]\n")
@@ -28,12 +29,7 @@ class Counting:
         if self._interrupt_after is not None and len(self.ran) == self._interrupt_after:
             raise KeyboardInterrupt
         self.ran.append(cell.key)
-        row = dict.fromkeys(ROW_COLUMNS)
-        row.update(cell_key=cell.key, kind=cell.kind, name=cell.name, resolution_h=cell.height,
-                   resolution_w=cell.width, batch=cell.batch, dtype=cell.dtype, device=cell.device,
-                   mode=cell.mode, status=self._status(cell), gmacs=cell.height / 1000,
-                   uncounted_ops=["aten::softmax"])
-        return row
+        return stand_in_row(cell, self._status(cell))
 
 
 def read_rows(out):
