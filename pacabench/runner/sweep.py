@@ -181,17 +181,20 @@ def _writing(path: Path, after: str = "choose a folder you can write to") -> Ite
     try:
         yield
     except OSError as exc:
-        where = exc.filename or path
-        raise SweepError(f"cannot write {where}: {exc.strerror or exc}; {after}") from None
+        raise SweepError(f"cannot write {path}: {exc.strerror or exc}; {after}") from None
 
 
 @contextmanager
 def _appended(path: Path, after: str) -> Iterator:
-    """``path`` open for appending rows (UTF-8, as resume reads it back)."""
+    """``path`` open for appending rows (UTF-8, as resume reads it back). Closing flushes what a
+    failed write left in the buffer, and fails the same way: that is one error too."""
     with _writing(path, after=after):
         f = path.open("a", newline="", encoding="utf-8")
-    with f:
+    try:
         yield f
+    finally:
+        with _writing(path, after=after):
+            f.close()
 
 
 @contextmanager
