@@ -20,7 +20,9 @@ elsewhere. (When one side holds the same cell on several devices, ``device`` joi
   not compared, never as within tolerance.
 
 Exit codes: 0 within bounds, 1 regression, 2 unusable input (missing file, wrong columns, malformed or
-repeated rows, no common cells). ``update_baseline`` writes a run's counts as the new baseline: the run's rows with the timed
+repeated rows, no common cells).
+
+``update_baseline`` writes a run's counts as the new baseline: the run's rows with the timed
 and machine-specific columns emptied, so a committed baseline changes only when a count changes.
 """
 from __future__ import annotations

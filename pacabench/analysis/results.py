@@ -71,7 +71,8 @@ def load_results(path: str | Path) -> pd.DataFrame:
     try:
         df = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file, encoding="utf-8")
     except Exception as exc:  # noqa: BLE001 - any parse failure is an unusable input
-        raise ResultsError(f"{file}: cannot read: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ResultsError(f"{file}: cannot read: {first_line}") from None
     return label_rows(checked(df, file))
 
 
@@ -87,7 +88,8 @@ def checked(df: pd.DataFrame, source) -> pd.DataFrame:
 
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
-        raise ResultsError(f"{source}: missing columns {', '.join(missing)}; expected a pacabench results.csv")
+        raise ResultsError(f"{source}: missing columns {', '.join(missing)}; "
+                           f"expected a pacabench results.csv")
     if df.empty:
         raise ResultsError(f"{source}: no rows; run a suite first (pacabench run SUITE)")
     df = df.reset_index(drop=True)

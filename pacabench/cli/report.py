@@ -110,4 +110,4 @@ def _print_table(table, tolerance: float) -> None:
         typer.echo(f"no differences: counts equal, {timings}")
         return
     shown = table.assign(change=[f"{c:+.1%}" if c == c and c is not None else "" for c in table["change"]])
-    typer.echo(shown.fillna("").to_string(index=False))
+    typer.echo(shown.astype(object).fillna("").to_string(index=False))

@@ -37,10 +37,12 @@ def row_problems(df: pd.DataFrame) -> pd.Series:
         values = df[column]
         empty = values.isna() | (values == "")
         if column in FILLED_COLUMNS:
-            _note(problems, empty, values, lambda _: f"column {column} is empty; every row names its cell and status")
+            _note(problems, empty, values,
+                  lambda _: f"column {column} is empty; every row names its cell and status")
         if kind is not None:
             bad, what = _CHECKS[kind](values.where(~empty))
-            _note(problems, ~empty & bad, values, lambda v: f"column {column}: {_shown.repr(v)} is not {what}")
+            _note(problems, ~empty & bad, values,
+                  lambda v: f"column {column}: {_shown.repr(v)} is not {what}")
     return problems
 
 
