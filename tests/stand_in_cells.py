@@ -1,15 +1,23 @@
 """A stand-in for the measurement core, for tests of the sweep's bookkeeping: rows without torch
-work, so a cell takes milliseconds. In a child process (``measure``) a cell can also be told to hang
-until it is killed, for tests of what a killed or stopped run leaves behind.
+work, so a cell takes milliseconds. In this process (``Counting``) it records which cells ran; in
+a child process (``measure``) a cell can also be told to hang until it is killed, for tests of what
+a killed or stopped run leaves behind.
 
 ``stand_in_cli.py`` runs the real CLI with these cells, each in its own real child process.
 """
+import csv
 import os
 import time
 from functools import partial
 
 from pacabench.measure.cell import ROW_COLUMNS, run_isolated
 from pacabench.runner.executor import LocalExecutor
+from pacabench.runner.suite import parse_suite
+from pacabench.runner.sweep import run_sweep
+
+# Two targets at two sizes: four cells.
+SUITE = ("name: tiny\ntargets:\n  - operator: paca\n  - {operator: vit, label: global}\n"
+         "resolutions: [64, 128]\nmetrics: [flops, params]\n")
 
 HANG_AT = "PACABENCH_TEST_HANG_AT"    # cells of this height (pixels) hang ...
 PID_FILE = "PACABENCH_TEST_PID_FILE"  # ... once they have written their process id to this file
@@ -24,6 +32,31 @@ def stand_in_row(cell, status="ok") -> dict:
                compile=cell.compile, status=status, gmacs=cell.height / 1000,
                uncounted_ops=["aten::softmax"])
     return row
+
+
+class Counting:
+    """Measures in this process; records which cells ran; ``status`` picks a row status per cell;
+    raises KeyboardInterrupt instead of measuring the cell after ``interrupt_after`` cells."""
+
+    def __init__(self, status=lambda cell: "ok", interrupt_after=None):
+        self.ran, self._status, self._interrupt_after = [], status, interrupt_after
+
+    def __call__(self, cell):
+        if self._interrupt_after is not None and len(self.ran) == self._interrupt_after:
+            raise KeyboardInterrupt
+        self.ran.append(cell.key)
+        return stand_in_row(cell, self._status(cell))
+
+
+def sweep(out, run, resume=False, text=SUITE):
+    """run_sweep of the suite ``text`` into ``out``, measured by ``run`` in this process."""
+    return run_sweep(parse_suite(text), out, LocalExecutor(run=run), resume=resume, progress=False,
+                     command="pacabench run tiny.yaml")
+
+
+def read_rows(out):
+    with (out / "results.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def measure(cell, on_progress=None) -> dict:
