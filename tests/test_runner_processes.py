@@ -53,7 +53,8 @@ def hanging_run(tmp_path):
     process = subprocess.Popen(
         [sys.executable, str(TESTS / "stand_in_cli.py"), "run", str(suite), "--out", str(out),
          "--executor", "stand_in", "--no-report"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True)  # its own process group, as a command typed in a terminal has
     try:
         wait_for(pid_file.exists, "hanging cell", process)
         assert len(read_rows(out)) == 1
@@ -97,6 +98,20 @@ def test_sigterm_stops_like_ctrl_c_and_a_second_writer_is_refused(tmp_path, monk
         assert "Traceback" not in stderr
         assert (out / "results.csv").read_bytes() == written
         assert len(pd.read_parquet(out / "results.parquet")) == 1
+        wait_for(lambda: ended(cell_pid), "end of the cell's process", deadline_s=30)
+    resume_to_the_end(out, monkeypatch)
+
+
+def test_ctrl_c_reaching_every_process_of_the_run_stops_it_cleanly(tmp_path, monkeypatch):
+    """Ctrl-C on a terminal signals the whole process group, the cell's process included: the run
+    stops as on a Ctrl-C to it alone, and the cell (which ignores SIGINT) prints nothing."""
+    with hanging_run(tmp_path) as (process, out, cell_pid, _):
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 130
+        assert stderr.endswith(f"interrupted: rows so far are in {out}; "
+                               f"continue with pacabench run --resume {out}\n")
+        assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
         wait_for(lambda: ended(cell_pid), "end of the cell's process", deadline_s=30)
     resume_to_the_end(out, monkeypatch)
 
