@@ -83,7 +83,7 @@ def compare(
         except ResultsError as exc:
             raise fail(str(exc)) from None
         except OSError as exc:
-            raise fail(f"BASELINE: cannot write {exc.filename or baseline}: {exc.strerror or exc}; "
+            raise fail(f"BASELINE: cannot write {baseline}: {exc.strerror or exc}; "
                        f"choose a baseline folder you can write to") from None
         typer.echo(f"baseline updated: {written} (counts of {run})")
         return
