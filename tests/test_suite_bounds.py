@@ -59,15 +59,16 @@ def test_duplicate_keys_are_refused_naming_both_lines():
 
 def test_range_size_is_counted_before_it_is_built():
     assert problem(HEAD + "resolutions: [{start: 32, stop: 3200000000, step: 32}]\n") == (
-        "s.yaml: resolutions[0]: this range gives 100000000 sizes, more than the 1000 a resolutions "
-        "list may hold; use a larger step or a smaller stop")
+        "s.yaml: resolutions[0]: this range gives 100000000 sizes, more than the 1000 one range may "
+        "give; use a larger step or a smaller stop")
 
 
 def test_list_sizes_targets_and_cells_are_capped():
-    two_ranges = "[{start: 32, stop: 19200, step: 32}, {start: 19232, stop: 32032, step: 32}]"
-    assert problem(HEAD + f"resolutions: {two_ranges}\n") == (
-        "s.yaml: resolutions: 1001 sizes, more than the 1000 a resolutions list may hold; split the "
-        "sweep into several suites")
+    ranges = ", ".join(["{start: 32, stop: 32000, step: 32}"] * 11)  # 1000 sizes each
+    per_target = "".join(f"  - {{operator: paca, label: p{i}, resolutions: [{ranges}]}}\n" for i in range(30))
+    assert problem(f"name: t\ntargets:\n{per_target}") == (  # counted before they are built
+        "s.yaml: targets[0].resolutions[10]: the resolutions lists give more than 10000 sizes in all, "
+        "the most one suite may hold; split the sweep into several suites")
     assert problem(HEAD + "resolutions: [" + ", ".join(["64"] * 1001) + "]\n") == (
         "s.yaml: resolutions: more than the 1000 entries one suite may hold here; split the sweep "
         "into several suites")

@@ -32,7 +32,8 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PositiveFlo
 MAX_SUITE_BYTES = 256 * 1024
 MAX_DEPTH = 32        # nesting of lists and mappings, counting what YAML aliases bring in
 MAX_VALUES = 100_000  # values in the document, counting an alias's values at each use
-MAX_SIZES = 1_000     # sizes in one `resolutions:` list, ranges expanded
+MAX_SIZES = 1_000     # entries in one `resolutions:` list, and sizes in one range
+MAX_ALL_SIZES = 10_000  # sizes in all the suite's resolutions lists, ranges expanded
 MAX_TARGETS = 100     # entries under `targets:` (an unknown name costs a search for close names)
 MAX_CELLS = 10_000    # cells in the whole suite
 
@@ -55,20 +56,21 @@ def parse_hw(text: str) -> tuple[int, int]:
     """``"320x640"`` (height x width) -> (320, 640); ValueError for anything else."""
     parts = text.lower().replace(" ", "").split("x")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ValueError(f"expected \"HxW\" such as \"320x640\", got {text!r}")
+        raise ValueError(f"expected \"HxW\" such as \"320x640\", got {reprlib.repr(text)}")
     return int(parts[0]), int(parts[1])
 
 
-def _parse_size(value: Any) -> list[tuple[int, int]]:
+def _parse_size(value: Any, info: ValidationInfo) -> list[tuple[int, int]]:
     """One resolution item -> the (height, width) sizes it stands for."""
     if isinstance(value, bool):
         raise ValueError(f"expected a size like 224, \"320x640\" or {{start, stop, step}}, got {value!r}")
     if isinstance(value, int):
-        sizes = [(value, value)]
+        sizes = [(value, value)] if _spend(info, 1) else []
     elif isinstance(value, str):
-        sizes = [parse_hw(value)]
+        sizes = [parse_hw(value)] if _spend(info, 1) else []
     elif isinstance(value, dict):
-        sizes = [(r, r) for r in _expand_range(value)]
+        steps = _expand_range(value)
+        sizes = [(r, r) for r in steps] if _spend(info, len(steps)) else []
     else:
         raise ValueError(f"expected a size like 224, \"320x640\" or {{start, stop, step}}, "
                          f"got {type(value).__name__} {reprlib.repr(value)}")
@@ -78,7 +80,23 @@ def _parse_size(value: Any) -> list[tuple[int, int]]:
     return sizes
 
 
-def _expand_range(spec: dict) -> list[int]:
+def _spend(info: ValidationInfo, count: int) -> bool:
+    """Count ``count`` sizes, before they are built, against the MAX_ALL_SIZES of a suite being
+    read (``sizes_left`` in the validation context). False once spent: the suite is refused already,
+    and its remaining sizes are not built."""
+    left = (info.context or {}).get("sizes_left")
+    if left is None:
+        return True
+    if left[0] < 0:
+        return False
+    left[0] -= count
+    if left[0] < 0:
+        raise ValueError(f"the resolutions lists give more than {MAX_ALL_SIZES} sizes in all, the most one "
+                         f"suite may hold; split the sweep into several suites")
+    return True
+
+
+def _expand_range(spec: dict) -> range:
     """{start, stop, step} -> start, start+step, ... up to and including stop."""
     if set(spec) != {"start", "stop", "step"}:
         raise ValueError(f"a range needs exactly the keys start, stop, step (stop included), "
@@ -88,11 +106,11 @@ def _expand_range(spec: dict) -> list[int]:
         raise ValueError(f"start, stop and step must be integers, got {reprlib.repr(spec)}")
     if step <= 0 or stop < start:
         raise ValueError(f"a range needs step > 0 and stop >= start, got {spec}")
-    count = (stop - start) // step + 1
-    if count > MAX_SIZES:
-        raise ValueError(f"this range gives {count} sizes, more than the {MAX_SIZES} a resolutions list "
-                         f"may hold; use a larger step or a smaller stop")
-    return list(range(start, stop + 1, step))
+    sizes = range(start, stop + 1, step)
+    if len(sizes) > MAX_SIZES:
+        raise ValueError(f"this range gives {len(sizes)} sizes, more than the {MAX_SIZES} one range may "
+                         f"give; use a larger step or a smaller stop")
+    return sizes
 
 
 ResolutionItem = Annotated[list[tuple[int, int]], BeforeValidator(_parse_size)]
@@ -103,20 +121,8 @@ def _flatten(items: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
     return list(dict.fromkeys(size for item in items for size in item))
 
 
-def _at_most_max_sizes(items: list[list[tuple[int, int]]] | None) -> list[list[tuple[int, int]]] | None:
-    if items is not None and (count := len(_flatten(items))) > MAX_SIZES:
-        raise ValueError(f"{count} sizes, more than the {MAX_SIZES} a resolutions list may hold; "
-                         f"split the sweep into several suites")
-    return items
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("resolutions", check_fields=False)
-    @classmethod
-    def _bounded_sizes(cls, items):
-        return _at_most_max_sizes(items)
 
     @field_serializer("resolutions", check_fields=False)
     def _sizes_as_text(self, items: list[list[tuple[int, int]]] | None) -> list[str] | None:
@@ -316,7 +322,7 @@ def parse_suite(text: str, source: str = "<suite>") -> Suite:
         raise SuiteError([f"{source}: expected a mapping with at least `name:` and `targets:`, "
                           f"got {type(data).__name__}"])
     try:
-        suite = Suite.model_validate(data)
+        suite = Suite.model_validate(data, context={"sizes_left": [MAX_ALL_SIZES]})
     except ValidationError as exc:
         raise SuiteError([f"{source}: {_format_error(err)}" for err in exc.errors()]) from None
     problems = _semantic_problems(suite)
