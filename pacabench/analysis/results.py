@@ -136,17 +136,29 @@ def label_rows(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for col in ("channels_last", "compile"):  # absent or empty in files older than these settings
         df[col] = df[col].astype(str).str.lower().eq("true") if col in df.columns else False
-    df["fused_attn"] = [_fused_attn(params) for params in df["params_json"]]
-    df["label"] = [row_label(row) for row in df.to_dict("records")]
+    df["fused_attn"] = _per_distinct(df, ["params_json"], _fused_attn).astype(bool)
+    identity = [c for c in ("kind", "name", "label") if c in df.columns]
+    df["label"] = _per_distinct(df, identity, lambda *values: row_label(dict(zip(identity, values))))
     df["series"] = df["label"]
     for label, rows in df.groupby("label", sort=False):
         varying = [c for c in SERIES_COLUMNS if rows[c].astype(str).nunique() > 1]
         if varying:
-            suffix = rows[varying].astype(str).apply(
-                lambda r: ", ".join(f"{c}={r[c]}" for c in varying), axis=1)
+            suffix = f"{varying[0]}=" + rows[varying[0]].astype(str)
+            for column in varying[1:]:
+                suffix = suffix + f", {column}=" + rows[column].astype(str)
             df.loc[rows.index, "series"] = label + " [" + suffix + "]"
-    df["resolution"] = [resolution_text(h, w) for h, w in zip(df["resolution_h"], df["resolution_w"])]
+    df["resolution"] = _per_distinct(df, ["resolution_h", "resolution_w"], resolution_text)
     return df
+
+
+def _per_distinct(df: pd.DataFrame, columns: list[str], function) -> np.ndarray:
+    """``function(*values)`` of each row's ``columns``, computed once per distinct combination (a run
+    of a million rows has a few hundred)."""
+    codes = df.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
+    results = [function(*values) for values in df.drop_duplicates(columns)[columns].itertuples(index=False)]
+    out = np.empty(len(results), dtype=object)
+    out[:] = results
+    return out[codes]
 
 
 def _fused_attn(params_json) -> bool:
