@@ -15,9 +15,9 @@ from pacabench.runner.executor import LocalExecutor
 from pacabench.runner.suite import parse_suite
 from pacabench.runner.sweep import run_sweep
 
-# Two targets at two sizes: four cells.
+# Two targets at two sizes: four cells (on the CPU, so rows are the same text on any machine).
 SUITE = ("name: tiny\ntargets:\n  - operator: paca\n  - {operator: vit, label: global}\n"
-         "resolutions: [64, 128]\nmetrics: [flops, params]\n")
+         "resolutions: [64, 128]\nmetrics: [flops, params]\ndevices: [cpu]\n")
 
 HANG_AT = "PACABENCH_TEST_HANG_AT"    # cells of this height (pixels) hang ...
 PID_FILE = "PACABENCH_TEST_PID_FILE"  # ... once they have written their process id to this file

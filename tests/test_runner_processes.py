@@ -20,7 +20,7 @@ from stand_in_cells import HANG_AT, PID_FILE, read_rows
 
 TESTS = Path(__file__).parent
 SUITE = ("name: hang\ntargets:\n  - operator: paca\nresolutions: [32, 64, 96]\nmetrics: [flops, params]\n"
-         "timeout_s: 300\n")
+         "devices: [cpu]\ntimeout_s: 300\n")
 
 
 def wait_for(condition, what: str, process=None, deadline_s: float = 120) -> None:
