@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 import pacabench.targets
+from pacabench.measure import cell as cell_module
 from pacabench.measure import memory as mem
 from pacabench.measure.cell import ROW_COLUMNS, STATUSES, Cell, measure_cell, run_isolated
 from pacabench.targets import Built
@@ -192,6 +193,22 @@ def test_hanging_child_times_out():
     assert row["status"] == "timeout"
     assert row["message"] == "no result within the 1.5 s time limit; killed"
     assert row["gmacs"] == 1.5 and row["elapsed_s"] >= 1.5
+
+
+def test_hanging_child_ends_itself_after_its_limit_when_its_parent_cannot_act():
+    """The parent here never polls and never kills (as if stopped); the child's own alarm ends it a
+    few seconds after its limit. (A sweep killed outright: test_runner_processes.py.)"""
+    ctx = cell_module._context()
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=cell_module._child,
+                          args=(Cell("operator", "paca", {}, 64, 64, timeout_s=0.5), sender, _hangs))
+    start = time.perf_counter()
+    process.start()
+    sender.close()
+    process.join(timeout=60)
+    assert process.exitcode == -signal.SIGALRM
+    assert cell_module._ALARM_GRACE_S <= time.perf_counter() - start < 60
+    receiver.close()
 
 
 @pytest.mark.cuda

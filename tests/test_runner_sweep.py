@@ -1,6 +1,5 @@
 """The sweep's bookkeeping (streaming rows, resume, Ctrl-C, executors) with a stand-in for the
 measurement core, so these tests take milliseconds; test_runner_cli.py runs the real thing."""
-import csv
 import json
 
 import pandas as pd
@@ -12,38 +11,8 @@ from pacabench.measure.cell import ROW_COLUMNS
 from pacabench.runner import executor as executor_module
 from pacabench.runner.executor import Executor, ExecutorError, LocalExecutor, make_executor
 from pacabench.runner.suite import parse_suite
-from pacabench.runner.sweep import RESULT_COLUMNS, run_sweep
-
-SUITE = ("name: tiny\ntargets:\n  - operator: paca\n  - {operator: vit, label: global}\n"
-         "resolutions: [64, 128]\nmetrics: [flops, params]\n")
-
-
-class Counting:
-    """A measurement stand-in: records which cells ran; ``status`` picks a row status per cell."""
-
-    def __init__(self, status=lambda cell: "ok", interrupt_after=None):
-        self.ran, self._status, self._interrupt_after = [], status, interrupt_after
-
-    def __call__(self, cell):
-        if self._interrupt_after is not None and len(self.ran) == self._interrupt_after:
-            raise KeyboardInterrupt
-        self.ran.append(cell.key)
-        row = dict.fromkeys(ROW_COLUMNS)
-        row.update(cell_key=cell.key, kind=cell.kind, name=cell.name, resolution_h=cell.height,
-                   resolution_w=cell.width, batch=cell.batch, dtype=cell.dtype, device=cell.device,
-                   mode=cell.mode, status=self._status(cell), gmacs=cell.height / 1000,
-                   uncounted_ops=["aten::softmax"])
-        return row
-
-
-def read_rows(out):
-    with (out / "results.csv").open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def sweep(out, run, resume=False, text=SUITE):
-    return run_sweep(parse_suite(text), out, LocalExecutor(run=run), resume=resume, progress=False,
-                     command="pacabench run tiny.yaml")
+from pacabench.runner.sweep import RESULT_COLUMNS
+from stand_in_cells import SUITE, Counting, read_rows, sweep
 
 
 def test_results_folder_has_every_file_and_column(tmp_path):

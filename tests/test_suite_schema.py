@@ -151,7 +151,7 @@ def test_unknown_key_lists_allowed_keys():
 
 def test_operator_params_are_checked_by_the_targets_part():
     [line] = problems("name: t\ntargets:\n  - {operator: paca, params: {clusters: -2}}\n")
-    assert line == "s.yaml: targets[0].params: op:paca: clusters must be a positive integer, got '-2'"
+    assert line == "s.yaml: targets[0].params: op:paca: clusters must be a positive integer, got -2"
 
 
 def test_parameters_that_do_not_go_together():

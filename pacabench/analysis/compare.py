@@ -14,9 +14,15 @@ elsewhere. (When one side holds the same cell on several devices, ``device`` joi
   without timings, such as a committed baseline of counts, is silently not compared).
 - A cell that was ok in the baseline and ends in ``error`` is a regression.
 - Cells only in one of the two are listed, and are not regressions.
+- Both inputs are checked first (:func:`pacabench.analysis.results.checked`): a file with a malformed
+  row or with the same cell twice is unusable, never joined many-to-many. A column one side lacks
+  counts as empty: a run without timings against a baseline with timings lists every timing as
+  not compared, never as within tolerance.
 
-Exit codes: 0 within bounds, 1 regression, 2 unusable input (missing file, wrong columns, no common
-cells). ``update_baseline`` writes a run's counts as the new baseline: the run's rows with the timed
+Exit codes: 0 within bounds, 1 regression, 2 unusable input (missing file, wrong columns, malformed or
+repeated rows, no common cells).
+
+``update_baseline`` writes a run's counts as the new baseline: the run's rows with the timed
 and machine-specific columns emptied, so a committed baseline changes only when a count changes.
 """
 from __future__ import annotations
@@ -26,10 +32,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pacabench.analysis.results import ResultsError, load_results, results_csv
+from pacabench.analysis.results import MEASUREMENT_COLUMNS, ResultsError, checked, load_results, results_csv
+from pacabench.runner.atomic import replace_file
 
-KEY_COLUMNS = ("kind", "name", "params_json", "resolution_h", "resolution_w", "batch", "dtype", "mode",
-               "channels_last", "compile")
+KEY_COLUMNS = MEASUREMENT_COLUMNS
 EXACT_METRICS = ("params", "gmacs")
 TOLERANT_METRICS = ("latency_ms_median", "peak_mem_mb")
 # Columns a baseline keeps empty: they depend on the machine or vary run to run.
@@ -45,8 +51,9 @@ def compare_runs(baseline, run, tolerance: float = 0.10) -> tuple[pd.DataFrame, 
 
     The table has one row per compared (cell, metric) that is not plainly equal, per cell missing
     on one side, and per timed metric not compared; ``status`` is one of regression, improvement,
-    changed-within-tolerance, not-compared, only-in-baseline, only-in-run. On exit code 2 the table
-    is empty and ``table.attrs["error"]`` holds the one-line reason.
+    changed-within-tolerance, not-compared, only-in-baseline, only-in-run.
+    ``table.attrs["timings_compared"]`` counts the timed values held to the tolerance. On exit code 2
+    the table is empty and ``table.attrs["error"]`` holds the one-line reason.
     """
     try:
         base, new = _frame(baseline), _frame(run)
@@ -60,17 +67,22 @@ def compare_runs(baseline, run, tolerance: float = 0.10) -> tuple[pd.DataFrame, 
         return _unusable(f"no common cells between {_name(baseline)} and {_name(run)}; "
                          "compare runs of the same suite")
     diffs = []
+    timings_compared = 0
     for _, row in merged.iterrows():
         cell = _cell_text(row)
         if row["_merge"] != "both":
             where = "only-in-baseline" if row["_merge"] == "left_only" else "only-in-run"
             diffs.append(_diff(cell, "", None, None, where, "cell not in both; not compared"))
             continue
-        diffs += _exact_diffs(cell, row) + _tolerant_diffs(cell, row, tolerance)
+        tolerant, compared = _tolerant_diffs(cell, row, tolerance)
+        diffs += _exact_diffs(cell, row) + tolerant
+        timings_compared += compared
         if row["status_base"] == "ok" and row["status_run"] == "error":
+            message = row["message_run"]
             diffs.append(_diff(cell, "status", "ok", "error", "regression",
-                               str(row.get("message_run", ""))[:160]))
+                               message[:160] if isinstance(message, str) else ""))
     table = pd.DataFrame(diffs, columns=list(DIFF_COLUMNS))
+    table.attrs["timings_compared"] = timings_compared
     return table, int((table["status"] == "regression").any())
 
 
@@ -85,12 +97,13 @@ def update_baseline(baseline: str | Path, run) -> Path:
     for col in MACHINE_COLUMNS:
         if col in keep.columns:
             keep[col] = np.nan
-    keep.sort_values(list(KEY_COLUMNS) + ["device"]).to_csv(out, index=False)
+    keep = keep.sort_values(list(KEY_COLUMNS) + ["device"])
+    replace_file(out, lambda tmp: keep.to_csv(tmp, index=False))
     return out
 
 
 def _frame(source) -> pd.DataFrame:
-    return source if isinstance(source, pd.DataFrame) else load_results(source)
+    return checked(source, "the given table") if isinstance(source, pd.DataFrame) else load_results(source)
 
 
 def _name(source) -> str:
@@ -131,16 +144,18 @@ def _exact_diffs(cell: str, row) -> list[dict]:
     return out
 
 
-def _tolerant_diffs(cell: str, row, tolerance: float) -> list[dict]:
-    out = []
+def _tolerant_diffs(cell: str, row, tolerance: float) -> tuple[list[dict], int]:
+    """(differences of the timed metrics, how many were held to the tolerance)."""
+    out, compared = [], 0
     for metric in TOLERANT_METRICS:
-        base, run = _number(row.get(f"{metric}_base")), _number(row.get(f"{metric}_run"))
+        base, run = _number(row[f"{metric}_base"]), _number(row[f"{metric}_run"])
         if np.isnan(base) or row["status_base"] != "ok":
             continue  # nothing to hold the run to (a baseline of counts keeps no timings)
         reason = "not measured in the run" if np.isnan(run) else _not_comparable(row)
         if reason is not None:
             out.append(_diff(cell, metric, base, run, "not-compared", reason))
             continue
+        compared += 1
         change = (run - base) / base
         if abs(change) <= tolerance:
             if abs(change) > 0:
@@ -149,7 +164,7 @@ def _tolerant_diffs(cell: str, row, tolerance: float) -> list[dict]:
             continue
         status = "regression" if change > 0 else "improvement"
         out.append(_diff(cell, metric, base, run, status, f"beyond {tolerance:.0%}", change))
-    return out
+    return out, compared
 
 
 def _not_comparable(row) -> str | None:

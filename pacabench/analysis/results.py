@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -33,6 +34,11 @@ SERIES_COLUMNS = ("params_json", "batch", "dtype", "device", "mode", "channels_l
 CONTEXT_COLUMNS = ("kind", "batch", "dtype", "device", "mode", "channels_last", "compile", "fused_attn")
 REQUIRED_COLUMNS = ("kind", "name", "params_json", "resolution_h", "resolution_w", "tokens", "batch",
                     "dtype", "device", "mode", "status", "params", "gmacs")
+# What a row measured, apart from the device it ran on (compare joins runs on these). With ``device``
+# they name the cell: a results file holds one row per cell.
+MEASUREMENT_COLUMNS = ("kind", "name", "params_json", "resolution_h", "resolution_w", "batch", "dtype",
+                       "mode", "channels_last", "compile")
+CELL_COLUMNS = (*MEASUREMENT_COLUMNS, "device")
 
 
 class ResultsError(Exception):
@@ -60,20 +66,53 @@ def results_csv(path: str | Path) -> Path:
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
-    """Rows of a results folder / CSV / Parquet file, labelled; ResultsError when unusable."""
+    """Rows of a results folder / CSV / Parquet file, checked and labelled; ResultsError when unusable."""
     file = results_csv(path)
     if not file.exists():
         raise ResultsError(f"{path}: no results.csv found; pass a run folder (results/<run>/) or a results CSV")
     try:
-        df = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file)
+        df = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file, encoding="utf-8")
     except Exception as exc:  # noqa: BLE001 - any parse failure is an unusable input
-        raise ResultsError(f"{file}: cannot read: {str(exc).splitlines()[0]}") from None
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ResultsError(f"{file}: cannot read: {first_line}") from None
+    return label_rows(checked(df, file))
+
+
+def checked(df: pd.DataFrame, source) -> pd.DataFrame:
+    """``df`` if it is a usable results table, with every column a row has (those it lacks empty);
+    else ResultsError naming ``source``, the first bad row and the fix.
+
+    Usable: the REQUIRED_COLUMNS, rows that conform to the results schema
+    (:func:`pacabench.measure.schema.row_problems`), and one row per cell (CELL_COLUMNS).
+    """
+    from pacabench.measure.cell import ROW_COLUMNS
+    from pacabench.measure.schema import row_problems
+
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
-        raise ResultsError(f"{file}: missing columns {', '.join(missing)}; expected a pacabench results.csv")
+        raise ResultsError(f"{source}: missing columns {', '.join(missing)}; "
+                           f"expected a pacabench results.csv")
     if df.empty:
-        raise ResultsError(f"{file}: no rows; run a suite first (pacabench run SUITE)")
-    return label_rows(df)
+        raise ResultsError(f"{source}: no rows; run a suite first (pacabench run SUITE)")
+    df = df.reset_index(drop=True)
+    problems = row_problems(df)
+    bad = problems.to_numpy() != ""
+    if bad.any():
+        first = int(bad.argmax())
+        raise ResultsError(f"{source}: data row {first + 1}: {problems.iloc[first]}; expected a pacabench "
+                           f"results file: fix or remove that row")
+    cell_columns = [c for c in CELL_COLUMNS if c in df.columns]
+    repeats = df.duplicated(cell_columns).to_numpy()
+    if repeats.any():
+        second = int(repeats.argmax())
+        cells = df.groupby(cell_columns, dropna=False, sort=False).ngroup().to_numpy()
+        first = int((cells == cells[second]).argmax())
+        row = df.iloc[first]
+        cell = f"{row['name']} {int(row['resolution_h'])}x{int(row['resolution_w'])} b{int(row['batch'])}"
+        raise ResultsError(f"{source}: data rows {first + 1} and {second + 1} are the same cell ({cell} "
+                           f"{row['dtype']} {row['mode']} {row['device']}); a results file holds one row "
+                           f"per cell: remove the repeated rows, or compare one run's file")
+    return df.assign(**{c: np.nan for c in ROW_COLUMNS if c not in df.columns})
 
 
 def load_run(path: str | Path) -> Run:
@@ -97,20 +136,31 @@ def label_rows(df: pd.DataFrame) -> pd.DataFrame:
     from pacabench.runner.suite import row_label
 
     df = df.copy()
-    for col in ("channels_last", "compile"):
-        if col not in df.columns:
-            df[col] = False
-    df["fused_attn"] = [_fused_attn(params) for params in df["params_json"]]
-    df["label"] = [row_label(row) for row in df.to_dict("records")]
+    for col in ("channels_last", "compile"):  # absent or empty in files older than these settings
+        df[col] = df[col].astype(str).str.lower().eq("true") if col in df.columns else False
+    df["fused_attn"] = _per_distinct(df, ["params_json"], _fused_attn).astype(bool)
+    identity = [c for c in ("kind", "name", "label") if c in df.columns]
+    df["label"] = _per_distinct(df, identity, lambda *values: row_label(dict(zip(identity, values))))
     df["series"] = df["label"]
     for label, rows in df.groupby("label", sort=False):
         varying = [c for c in SERIES_COLUMNS if rows[c].astype(str).nunique() > 1]
         if varying:
-            suffix = rows[varying].astype(str).apply(
-                lambda r: ", ".join(f"{c}={r[c]}" for c in varying), axis=1)
+            suffix = f"{varying[0]}=" + rows[varying[0]].astype(str)
+            for column in varying[1:]:
+                suffix = suffix + f", {column}=" + rows[column].astype(str)
             df.loc[rows.index, "series"] = label + " [" + suffix + "]"
-    df["resolution"] = [resolution_text(h, w) for h, w in zip(df["resolution_h"], df["resolution_w"])]
+    df["resolution"] = _per_distinct(df, ["resolution_h", "resolution_w"], resolution_text)
     return df
+
+
+def _per_distinct(df: pd.DataFrame, columns: list[str], function) -> np.ndarray:
+    """``function(*values)`` of each row's ``columns``, computed once per distinct combination (a run
+    of a million rows has a few hundred)."""
+    codes = df.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
+    results = [function(*values) for values in df.drop_duplicates(columns)[columns].itertuples(index=False)]
+    out = np.empty(len(results), dtype=object)
+    out[:] = results
+    return out[codes]
 
 
 def _fused_attn(params_json) -> bool:

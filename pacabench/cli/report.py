@@ -1,6 +1,7 @@
 """`pacabench report` and `pacabench compare`: render a results folder, check a run against a baseline."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -81,10 +82,14 @@ def compare(
             written = update_baseline(baseline, run)
         except ResultsError as exc:
             raise fail(str(exc)) from None
+        except OSError as exc:
+            raise fail(f"BASELINE: cannot write {baseline}: {exc.strerror or exc}; "
+                       f"choose a baseline folder you can write to") from None
         typer.echo(f"baseline updated: {written} (counts of {run})")
         return
-    if tolerance < 0:
-        raise fail(f"--tolerance: {tolerance} is negative; give a relative change such as 0.1 (10%)")
+    if not math.isfinite(tolerance) or tolerance < 0:
+        problem = "is negative" if tolerance < 0 else "is not a finite number"
+        raise fail(f"--tolerance: {tolerance} {problem}; give a relative change such as 0.1 (10%)")
     table, code = compare_runs(baseline, run, tolerance=tolerance)
     if code == 2:
         raise fail(table.attrs["error"])
@@ -100,7 +105,9 @@ def compare(
 
 def _print_table(table, tolerance: float) -> None:
     if table.empty:
-        typer.echo(f"no differences: counts equal, timings within {tolerance:.0%}")
+        timings = (f"timings within {tolerance:.0%}" if table.attrs.get("timings_compared")
+                   else "no timings to compare (the baseline has none for these cells)")
+        typer.echo(f"no differences: counts equal, {timings}")
         return
     shown = table.assign(change=[f"{c:+.1%}" if c == c and c is not None else "" for c in table["change"]])
-    typer.echo(shown.fillna("").to_string(index=False))
+    typer.echo(shown.astype(object).fillna("").to_string(index=False))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 import sys
 from importlib.resources import files
 from pathlib import Path
@@ -15,7 +16,6 @@ from pacabench.runner.suite import Device, Dtype, Suite, SuiteError, load_suite,
 
 DEFAULT_SUITE = "resolution_sweep"
 DEVICES, DTYPES = get_args(Device), get_args(Dtype)
-EXIT_INTERRUPTED = 130
 
 
 def register(app: typer.Typer) -> None:
@@ -83,12 +83,13 @@ def run(
 
       pacabench run resolution_sweep --executor ray --address auto
 
-    Exit codes: 0 done; 1 an expectation failed or the report could not be written; 2 unusable input;
-    130 interrupted (rows measured so far are kept: continue with --resume).
+    Exit codes: 0 done; 1 an expectation failed or the report could not be written; 2 unusable input
+    (also a results folder in use by another run, or one that cannot be written); 130 interrupted
+    (Ctrl-C), 143 terminated (SIGTERM): the rows measured so far are kept, continue with --resume.
     """
     from pacabench.runner.cells import resolve_device
     from pacabench.runner.executor import ExecutorError, make_executor
-    from pacabench.runner.sweep import CSV_NAME, SUITE_NAME, default_run_dir, run_sweep
+    from pacabench.runner.sweep import SET_ASIDE_NAME, SUITE_NAME, SweepError, default_run_dir, run_sweep
 
     if resume is not None and out is not None:
         raise fail("--out: not with --resume; the resumed folder is where results go")
@@ -110,9 +111,6 @@ def run(
         where = "--device" if device else "devices"
         raise fail(f"{where}: cuda requested but no CUDA device is visible; use --device cpu or auto")
     out_dir = resume or out or default_run_dir(loaded.name)
-    if resume is None and (out_dir / CSV_NAME).exists():
-        raise fail(f"--out: {out_dir} already holds results; continue it with --resume {out_dir} "
-                    f"or choose another --out")
     require_positive("--cpus-per-cell", cpus_per_cell)
     options = {"address": address, "cpus_per_cell": cpus_per_cell} if executor == "ray" else {}
     try:
@@ -120,14 +118,21 @@ def run(
     except ExecutorError as exc:
         raise fail(f"--executor: {exc}") from None
 
-    summary = run_sweep(loaded, out_dir, engine, resume=resume is not None, progress=not quiet,
-                        command=shlex.join(["pacabench", *sys.argv[1:]]))
+    try:
+        summary = run_sweep(loaded, out_dir, engine, resume=resume is not None, progress=not quiet,
+                            command=shlex.join(["pacabench", *sys.argv[1:]]))
+    except SweepError as exc:
+        raise fail(f"{'--out' if resume is None else '--resume'}: {exc}") from None
+    if summary.set_aside:
+        typer.echo(f"note: {summary.set_aside} rows of cells not in this suite were moved to "
+                   f"{out_dir / SET_ASIDE_NAME}", err=True)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     done = f"; {summary.skipped_done} already done" if summary.skipped_done else ""
     if summary.interrupted:
-        typer.echo(f"interrupted: rows so far are in {out_dir}; continue with "
+        stopped = "interrupted" if summary.stopped_by == signal.SIGINT else "terminated"
+        typer.echo(f"{stopped}: rows so far are in {out_dir}; continue with "
                    f"pacabench run --resume {out_dir}", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(128 + summary.stopped_by)
     if not quiet:
         typer.echo(f"{summary.total} cells ({counts or 'none run'}{done}); results in {out_dir}")
     analysis = _analyse(out_dir, report=not no_report, quiet=quiet)

@@ -5,12 +5,16 @@ GMACs there (any size), predict memory and time (:mod:`~pacabench.measure.budget
 a budget says so, else build it for real, measure peak memory, time it and fill every column of
 :data:`ROW_COLUMNS`.
 :func:`run_isolated` runs it in a fresh child process with a time limit, so a crash, a hang or an
-OOM costs one row, and no allocator peak leaks from one cell into the next.
+OOM costs one row, and no allocator peak leaks from one cell into the next. The child never outlives
+the sweep that started it, nor (by more than a few seconds) its time limit.
 """
 import hashlib
 import json
+import math
 import multiprocessing
+import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -35,6 +39,41 @@ ROW_COLUMNS = (
     "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "latency_samples",
     "throughput_img_s", "throughput_tok_s", "mfu", "elapsed_s",
 )
+
+# The type of every column that is not plain text, checked wherever results are read back
+# (:mod:`pacabench.measure.schema`). A new typed column is one line here; columns not named are text.
+COLUMN_TYPES = {
+    "params_json": "json_object",
+    "resolution_h": "int",
+    "resolution_w": "int",
+    "tokens": "int",
+    "batch": "int",
+    "channels_last": "bool",
+    "compile": "bool",
+    "status": "status",
+    "params": "int",
+    "params_by_part": "json_object",
+    "gmacs": "float",
+    "gmacs_mixing": "float",
+    "gmacs_dense": "float",
+    "gmacs_other": "float",
+    "gmacs_backward": "float",
+    "gmacs_fvcore": "float",
+    "flops_agree": "bool",
+    "uncounted_ops": "json_list",
+    "module_macs": "json_object",
+    "peak_mem_mb": "float",
+    "peak_mem_reserved_mb": "float",
+    "peak_mem_net_mb": "float",
+    "latency_ms_median": "float",
+    "latency_ms_p10": "float",
+    "latency_ms_p90": "float",
+    "latency_samples": "int",
+    "throughput_img_s": "float",
+    "throughput_tok_s": "float",
+    "mfu": "float",
+    "elapsed_s": "float",
+}
 
 
 @dataclass(frozen=True)
@@ -259,7 +298,37 @@ def _context():
     return ctx
 
 
+# The parent kills a cell at its time limit; the child's own alarm, this much later, holds the limit
+# when the parent cannot (stopped, or killed between two checks).
+_ALARM_GRACE_S = 5
+
+
+def _bind_to_sweep(timeout_s: float) -> None:
+    """Make this cell process unable to outlive its sweep or its time limit, whatever happens to
+    the sweep (kill -9 included).
+
+    A watchdog thread waits on the pipe multiprocessing keeps open to the sweep for this purpose and
+    kills this process once the sweep is gone. (Its parent is the fork server, which lives as long as
+    this process does, so a parent-death signal would never come.) A SIGALRM with its default action,
+    which needs no Python code to run, ends it shortly after its time limit even if the sweep is
+    stopped. Ctrl-C on a terminal reaches the whole process group; the sweep handles it and kills
+    this process, so it is ignored here (no second traceback).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(math.ceil(timeout_s) + _ALARM_GRACE_S)
+    sweep = multiprocessing.parent_process()
+    if sweep is not None:
+        threading.Thread(target=_die_with, args=(sweep,), name="pacabench-watchdog", daemon=True).start()
+
+
+def _die_with(sweep) -> None:
+    sweep.join()  # returns when the sweep's process has ended, however it ended
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _child(cell: Cell, conn, measure: Callable) -> None:
+    _bind_to_sweep(cell.timeout_s)
     conn.send(measure(cell, on_progress=conn.send))
     conn.close()
 

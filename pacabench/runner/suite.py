@@ -17,6 +17,8 @@ reading a traceback. Example::
 """
 from __future__ import annotations
 
+import reprlib
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +26,16 @@ import yaml
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt,
                       PrivateAttr, ValidationError, ValidationInfo, field_serializer, field_validator,
                       model_validator)
+
+# Bounds far above any real suite (the shipped ones are under 4 KB and 100 cells), so that reading a
+# mistaken or hostile file costs at most about a second and little memory, whatever it holds.
+MAX_SUITE_BYTES = 256 * 1024
+MAX_DEPTH = 32        # nesting of lists and mappings, counting what YAML aliases bring in
+MAX_VALUES = 100_000  # values in the document, counting an alias's values at each use
+MAX_SIZES = 1_000     # entries in one `resolutions:` list, and sizes in one range
+MAX_ALL_SIZES = 10_000  # sizes in all the suite's resolutions lists, ranges expanded
+MAX_TARGETS = 100     # entries under `targets:` (an unknown name costs a search for close names)
+MAX_CELLS = 10_000    # cells in the whole suite
 
 Dtype = Literal["float32", "bfloat16", "float16"]
 Mode = Literal["inference", "train"]
@@ -44,40 +56,61 @@ def parse_hw(text: str) -> tuple[int, int]:
     """``"320x640"`` (height x width) -> (320, 640); ValueError for anything else."""
     parts = text.lower().replace(" ", "").split("x")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ValueError(f"expected \"HxW\" such as \"320x640\", got {text!r}")
+        raise ValueError(f"expected \"HxW\" such as \"320x640\", got {reprlib.repr(text)}")
     return int(parts[0]), int(parts[1])
 
 
-def _parse_size(value: Any) -> list[tuple[int, int]]:
+def _parse_size(value: Any, info: ValidationInfo) -> list[tuple[int, int]]:
     """One resolution item -> the (height, width) sizes it stands for."""
     if isinstance(value, bool):
         raise ValueError(f"expected a size like 224, \"320x640\" or {{start, stop, step}}, got {value!r}")
     if isinstance(value, int):
-        sizes = [(value, value)]
+        sizes = [(value, value)] if _spend(info, 1) else []
     elif isinstance(value, str):
-        sizes = [parse_hw(value)]
+        sizes = [parse_hw(value)] if _spend(info, 1) else []
     elif isinstance(value, dict):
-        sizes = [(r, r) for r in _expand_range(value)]
+        steps = _expand_range(value)
+        sizes = [(r, r) for r in steps] if _spend(info, len(steps)) else []
     else:
         raise ValueError(f"expected a size like 224, \"320x640\" or {{start, stop, step}}, "
-                         f"got {type(value).__name__} {value!r}")
+                         f"got {type(value).__name__} {reprlib.repr(value)}")
     for h, w in sizes:
         if h <= 0 or w <= 0:
             raise ValueError(f"sizes must be positive, got {h}x{w}")
     return sizes
 
 
-def _expand_range(spec: dict) -> list[int]:
+def _spend(info: ValidationInfo, count: int) -> bool:
+    """Count ``count`` sizes, before they are built, against the MAX_ALL_SIZES of a suite being
+    read (``sizes_left`` in the validation context). False once spent: the suite is refused already,
+    and its remaining sizes are not built."""
+    left = (info.context or {}).get("sizes_left")
+    if left is None:
+        return True
+    if left[0] < 0:
+        return False
+    left[0] -= count
+    if left[0] < 0:
+        raise ValueError(f"the resolutions lists give more than {MAX_ALL_SIZES} sizes in all, the most one "
+                         f"suite may hold; split the sweep into several suites")
+    return True
+
+
+def _expand_range(spec: dict) -> range:
     """{start, stop, step} -> start, start+step, ... up to and including stop."""
     if set(spec) != {"start", "stop", "step"}:
         raise ValueError(f"a range needs exactly the keys start, stop, step (stop included), "
-                         f"got {sorted(spec)}")
+                         f"got {reprlib.repr(sorted(map(str, spec)))}")
     start, stop, step = (spec[k] for k in ("start", "stop", "step"))
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop, step)):
-        raise ValueError(f"start, stop and step must be integers, got {spec}")
+        raise ValueError(f"start, stop and step must be integers, got {reprlib.repr(spec)}")
     if step <= 0 or stop < start:
         raise ValueError(f"a range needs step > 0 and stop >= start, got {spec}")
-    return list(range(start, stop + 1, step))
+    sizes = range(start, stop + 1, step)
+    if len(sizes) > MAX_SIZES:
+        raise ValueError(f"this range gives {len(sizes)} sizes, more than the {MAX_SIZES} one range may "
+                         f"give; use a larger step or a smaller stop")
+    return sizes
 
 
 ResolutionItem = Annotated[list[tuple[int, int]], BeforeValidator(_parse_size)]
@@ -104,7 +137,7 @@ class TargetEntry(_Strict):
     operator: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     label: str | None = None
-    resolutions: list[ResolutionItem] | None = None
+    resolutions: list[ResolutionItem] | None = Field(default=None, max_length=MAX_SIZES)
     channels_last: bool | None = None  # None: the suite's setting
     compile: bool | None = None        # None: the suite's setting
 
@@ -168,8 +201,9 @@ class Suite(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
-    targets: list[TargetEntry] = Field(min_length=1)
-    resolutions: list[ResolutionItem] = Field(default_factory=lambda: [[(224, 224)]], min_length=1)
+    targets: list[TargetEntry] = Field(min_length=1, max_length=MAX_TARGETS)
+    resolutions: list[ResolutionItem] = Field(default_factory=lambda: [[(224, 224)]], min_length=1,
+                                              max_length=MAX_SIZES)
     batch_sizes: list[PositiveInt] = Field(default_factory=lambda: [1], min_length=1)
     dtypes: list[Dtype] = Field(default_factory=lambda: ["float32"], min_length=1)
     modes: list[Mode] = Field(default_factory=lambda: ["inference"], min_length=1)
@@ -228,14 +262,22 @@ def row_label(row) -> str:
 
 
 def _parse(kind: str, name: str, params: dict | None = None) -> tuple[str, str, dict]:
-    """Parse through ``pacabench.targets``, which owns target names, parameters and their errors."""
-    from pacabench.targets import parse_target
+    """(kind, name, params) as ``pacabench.targets`` parses them: it owns target names, parameters
+    and their errors. YAML parameters go to its checks as the values they are, never rendered into
+    a query string (the name may still carry one: ``deit_small_patch16_224?fused_attn=false``)."""
+    from pacabench.backbones import check_model_params
+    from pacabench.operators import OPERATORS
+    from pacabench.targets import TargetError, parse_target
 
-    spec = f"op:{name}" if kind == "operator" else name
-    if params:
-        spec += "?" + "&".join(f"{key}={str(value).lower() if isinstance(value, bool) else value}"
-                               for key, value in params.items())
-    return parse_target(spec)
+    parsed_kind, parsed_name, inline = parse_target(f"op:{name}" if kind == "operator" else name)
+    if not params:
+        return parsed_kind, parsed_name, inline
+    check = (OPERATORS[parsed_name].check_params if parsed_kind == "operator"
+             else partial(check_model_params, parsed_name))
+    try:
+        return parsed_kind, parsed_name, check({**inline, **params})
+    except ValueError as exc:
+        raise TargetError(str(exc)) from None
 
 
 def _check_target(kind: str, name: str) -> None:
@@ -256,22 +298,31 @@ def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite file; raise SuiteError listing every problem, one per line."""
     path = Path(path)
     try:
-        text = path.read_text()
+        with path.open("rb") as f:
+            data = f.read(MAX_SUITE_BYTES + 1)
     except OSError as exc:
         raise SuiteError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    if len(data) > MAX_SUITE_BYTES:
+        raise SuiteError([f"{path}: larger than {MAX_SUITE_BYTES // 1024} KiB, the most a suite file may be "
+                          f"(suites are a few KB); is this the right file?"])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SuiteError([f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                          f"save the suite as UTF-8"]) from None
     return parse_suite(text, source=str(path))
 
 
 def parse_suite(text: str, source: str = "<suite>") -> Suite:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader, bounded
     except yaml.YAMLError as exc:
         raise SuiteError([f"{source}: {_yaml_problem(exc)}"]) from None
     if not isinstance(data, dict):
         raise SuiteError([f"{source}: expected a mapping with at least `name:` and `targets:`, "
                           f"got {type(data).__name__}"])
     try:
-        suite = Suite.model_validate(data)
+        suite = Suite.model_validate(data, context={"sizes_left": [MAX_ALL_SIZES]})
     except ValidationError as exc:
         raise SuiteError([f"{source}: {_format_error(err)}" for err in exc.errors()]) from None
     problems = _semantic_problems(suite)
@@ -281,10 +332,87 @@ def parse_suite(text: str, source: str = "<suite>") -> Suite:
     return suite
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """Well-formed YAML that the suite reader refuses; ``problem`` says why and what to do."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with the bounds that keep reading a suite as cheap as its size: nesting
+    of at most MAX_DEPTH levels (the composer recurses, and aliases nest what they refer to), at most
+    MAX_VALUES values with each alias counted at every use (a few hundred bytes of nested aliases
+    otherwise stand for billions of values), and no repeated key in a mapping (PyYAML would keep the
+    last silently: a second `targets:` would replace the first)."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _too_deep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_node(self):
+        node = super().get_single_node()
+        if node is not None:
+            _measure_node(node, {}, set(), 1)
+        return node
+
+    def compose_mapping_node(self, anchor):
+        node = super().compose_mapping_node(anchor)
+        first: dict = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = (key_node.tag, key_node.value)
+                if key in first:
+                    raise _Refused(problem=f"key {reprlib.repr(key_node.value)} repeats the one at line "
+                                           f"{first[key].line + 1}; keep one of them",
+                                   problem_mark=key_node.start_mark)
+                first[key] = key_node.start_mark
+        return node
+
+
+def _too_deep(mark) -> _Refused:
+    return _Refused(problem=f"nested more than {MAX_DEPTH} levels deep (YAML aliases included); "
+                            f"a suite needs a few levels", problem_mark=mark)
+
+
+def _measure_node(node, sizes: dict, path: set, depth: int) -> int:
+    """Values under ``node`` with aliases counted at each use, without expanding them (a node met
+    again is looked up in ``sizes``); refuses more than MAX_VALUES, nesting beyond MAX_DEPTH, and an
+    alias inside what it refers to."""
+    if depth > MAX_DEPTH:
+        raise _too_deep(node.start_mark)
+    if id(node) in sizes:
+        size, height = sizes[id(node)]
+        if depth + height - 1 > MAX_DEPTH:
+            raise _too_deep(node.start_mark)
+        return size
+    if id(node) in path:
+        raise _Refused(problem="a YAML alias refers to a node that contains it; remove the alias",
+                       problem_mark=node.start_mark)
+    path.add(id(node))
+    children = [] if isinstance(node, yaml.ScalarNode) else (
+        node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair])
+    size = 1 + sum(_measure_node(child, sizes, path, depth + 1) for child in children)
+    path.discard(id(node))
+    if size > MAX_VALUES:
+        raise _Refused(problem=f"more than {MAX_VALUES} values once YAML aliases are expanded; a suite "
+                               f"needs far fewer: write the values out, or use fewer aliases",
+                       problem_mark=node.start_mark)
+    heights = [sizes[id(child)][1] for child in children if id(child) in sizes]
+    sizes[id(node)] = (size, 1 + max(heights, default=0))
+    return size
+
+
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
     problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, _Refused):
+        return f"{where}{problem}"
     return f"{where}malformed YAML: {problem}; fix the syntax there (indentation, ':' and quotes)"
 
 
@@ -314,16 +442,25 @@ def _format_error(err: dict) -> str:
         return f"{path}: unknown key; allowed keys here: {allowed}"
     if kind == "missing":
         return f"{path}: required field missing"
+    if kind == "too_long":
+        return (f"{path}: more than the {err['ctx']['max_length']} entries one suite may hold here; "
+                f"split the sweep into several suites")
     if kind == "value_error":
         return f"{path}: {msg.removeprefix('Value error, ')}"
     got = err.get("input")
-    shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+    shown = "" if isinstance(got, (dict, list)) else f" (got {reprlib.repr(got)})"
     return f"{path}: {msg}{shown}"
 
 
 def _semantic_problems(suite: Suite) -> list[str]:
-    """Cross-field checks: unique labels, expectations naming labels, parameters that go together,
-    and sizes each target can take (the targets part's own rules)."""
+    """Cross-field checks: the number of cells, unique labels, expectations naming labels,
+    parameters that go together, sizes each target can take (the targets part's own rules), and a
+    model asked for explicit attention having the switch for it."""
+    cells = (sum(len(suite.sizes_for(entry)) for entry in suite.targets) * len(suite.batch_sizes)
+             * len(suite.dtypes) * len(suite.modes) * len(suite.devices))
+    if cells > MAX_CELLS:
+        return [f"targets: {cells} cells (targets x sizes x batch sizes x dtypes x modes x devices), more "
+                f"than the {MAX_CELLS} one suite may hold; split the sweep into several suites"]
     problems: list[str] = []
     seen: dict[str, int] = {}
     for i, entry in enumerate(suite.targets):
@@ -339,10 +476,15 @@ def _semantic_problems(suite: Suite) -> list[str]:
             continue
         where = f"targets[{i}].resolutions" if entry.resolutions is not None else "resolutions"
         items = entry.resolutions if entry.resolutions is not None else suite.resolutions
+        fits = True
         for j, item in enumerate(items):
             problem = next(filter(None, (_size_problem(kind, name, params, h, w) for h, w in item)), None)
             if problem:
                 problems.append(f"{where}[{j}]: does not fit targets[{i}]: {problem}")
+                fits = False
+        problem = _switch_problem(kind, name, params, suite.sizes_for(entry)[0]) if fits else None
+        if problem:
+            problems.append(f"targets[{i}].params: {problem}")
     for label in suite.expectations:
         if label not in seen:
             problems.append(f"expectations.{label}: no target has this label; labels: {', '.join(seen)}")
@@ -358,6 +500,22 @@ def _params_problem(kind: str, name: str, params: dict) -> str | None:
             OPERATORS[name].resolve(params)
     except ValueError as exc:
         return str(exc)
+    return None
+
+
+def _switch_problem(kind: str, name: str, params: dict, size: tuple[int, int]) -> str | None:
+    """A model asked for ``fused_attn: false`` that has no attention switch: only building it tells,
+    so it is built on the meta device (shapes only, nothing allocated), refused as a run would be."""
+    from pacabench.targets import TargetError, build_target
+
+    if kind != "model" or params.get("fused_attn") is not False:
+        return None
+    try:
+        build_target(kind, name, params, *size, 1, device="meta")
+    except TargetError as exc:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - any other build failure is the run's to report, as an error row
+        return None
     return None
 
 

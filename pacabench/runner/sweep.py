@@ -2,15 +2,25 @@
 
 The results folder (``results/<YYYYmmdd-HHMMSS>_<suite>/`` or ``--out``) holds:
 
-* ``results.csv``: one row per cell (``ROW_COLUMNS`` then ``label``), appended and flushed the moment
-  the cell finishes, so an interrupted or crashed run keeps everything it measured;
-* ``results.parquet``: the same table, rewritten at the end (also after Ctrl-C);
+* ``results.csv``: one row per cell (``ROW_COLUMNS`` then ``label``), appended, flushed and synced
+  to disk the moment the cell finishes, so an interrupted or crashed run keeps everything it measured;
+* ``results.parquet``: the same table, rewritten at the end (also after Ctrl-C or SIGTERM);
 * ``env.json``: the environment capture of the measurement core, plus suite file, time, command;
-* ``suite.yaml``: the suite as run (analysis reads ``name`` and ``expectations`` from it).
+* ``suite.yaml``: the suite as run (analysis reads ``name`` and ``expectations`` from it);
+* ``.pacabench.lock``: the lock that makes the running sweep the folder's only writer
+  (:mod:`pacabench.runner.lock`); a second run or resume of the folder is refused, naming the holder;
+* ``results.set-aside.csv``, only after a resume that found rows of cells not in its suite.
 
-Resume: cells whose ``cell_key`` already has a row with status ok, oom or skipped_budget are not run
-again; rows with status error or timeout are dropped and their cells rerun, because those are often
-transient (a loaded machine, a killed process) and a deterministic error simply comes back.
+Every file but results.csv is replaced atomically (:mod:`pacabench.runner.atomic`): a crash or a
+full disk leaves the previous complete file. Any OS error on the folder is a :class:`SweepError`.
+
+Resume: the rows of results.csv that are complete, well-formed and finished are kept; every other
+cell is measured again (:mod:`pacabench.runner.resume` says exactly which rows are kept). A corrupt
+env.json is captured again, and results.parquet is always rewritten from results.csv.
+
+Stopping: Ctrl-C (SIGINT) and SIGTERM stop the sweep the same way: the running cell's process is
+killed (it cannot outlive the sweep in any case: :func:`pacabench.measure.cell.run_isolated`), the
+rows so far stay, results.parquet is written, and the summary says which signal stopped it.
 
 Time budgets: each cell is handed, when the executor asks for it, a ``time_hint`` to predict its time
 with (:mod:`pacabench.measure.budget`): the seconds per GMAC measured in the cells of its series done
@@ -23,10 +33,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
+import signal
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,13 +49,25 @@ import torch
 from pacabench.measure.budget import TimeHint, observed_hint, rate_hint, series_hint
 from pacabench.measure.cell import ROW_COLUMNS, Cell
 from pacabench.measure.env import device_name
+from pacabench.runner import lock
+from pacabench.runner.atomic import replace_file, replace_text
 from pacabench.runner.cells import expand_cells
 from pacabench.runner.executor import Executor
+from pacabench.runner.resume import DONE_STATUSES, NotAResultsFile, kept_rows
 from pacabench.runner.suite import Suite, row_label
 
 RESULT_COLUMNS = (*ROW_COLUMNS, "label")
-DONE_STATUSES = frozenset({"ok", "oom", "skipped_budget"})
 CSV_NAME, PARQUET_NAME, ENV_NAME, SUITE_NAME = "results.csv", "results.parquet", "env.json", "suite.yaml"
+SET_ASIDE_NAME = "results.set-aside.csv"
+
+
+class SweepError(Exception):
+    """A results folder the sweep cannot use or write; the message is one line with the fix."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: the sweep stops as on Ctrl-C. A BaseException, like KeyboardInterrupt, so no
+    ``except Exception`` on the way (an executor's) takes it for a failed cell."""
 
 
 @dataclass
@@ -50,7 +76,12 @@ class SweepSummary:
     total: int                       # cells in the suite
     skipped_done: int                # cells already done in a resumed folder
     statuses: Counter = field(default_factory=Counter)  # statuses of the cells run this time
-    interrupted: bool = False
+    stopped_by: signal.Signals | None = None  # SIGINT (Ctrl-C) or SIGTERM, if one stopped the sweep
+    set_aside: int = 0               # rows of cells not in the suite, moved to SET_ASIDE_NAME
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stopped_by is not None
 
 
 def default_run_dir(suite_name: str, root: str | Path = "results") -> Path:
@@ -59,42 +90,76 @@ def default_run_dir(suite_name: str, root: str | Path = "results") -> Path:
 
 def run_sweep(suite: Suite, out_dir: str | Path, executor: Executor, *, resume: bool = False,
               progress: bool = True, command: str | None = None) -> SweepSummary:
-    """Measure every cell of ``suite`` into ``out_dir``; return counts. Ctrl-C stops after the
-    current cell, writes what is done and returns with ``interrupted=True``."""
+    """Measure every cell of ``suite`` into ``out_dir``; return counts. Holds the folder's lock
+    throughout (another sweep of it is refused with a SweepError). Ctrl-C or SIGTERM stops the
+    sweep: what is done is written and the summary's ``stopped_by`` names the signal."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    command = command or " ".join(sys.argv)
+    with ExitStack() as stack:
+        stack.callback(executor.close)
+        with _writing(out_dir):
+            if out_dir.exists() and not out_dir.is_dir():
+                raise SweepError(f"{out_dir} is a file, not a folder; choose a folder for the results")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                stack.enter_context(lock.hold(out_dir, command))
+            except lock.FolderInUse as exc:
+                raise SweepError(str(exc)) from None
+        return _sweep(suite, out_dir, executor, resume=resume, progress=progress, command=command)
+
+
+def _sweep(suite: Suite, out_dir: Path, executor: Executor, *, resume: bool, progress: bool,
+           command: str) -> SweepSummary:
+    """run_sweep, once the folder is locked."""
     labelled = _unique(expand_cells(suite))
     label_of = {cell.key: label for label, cell in labelled}
-    done_rows = _keep_done_rows(out_dir / CSV_NAME) if resume else []
-    if not resume:
-        _write_rows(out_dir / CSV_NAME, [], mode="w")
+    cell_of = {cell.key: cell for _, cell in labelled}
+    csv_path = out_dir / CSV_NAME
+    with _writing(out_dir):
+        if not resume and csv_path.exists():
+            raise SweepError(f"{out_dir} already holds results; continue it with --resume {out_dir} "
+                             f"or choose another --out")
+        try:
+            done_rows, others = kept_rows(csv_path, cell_of) if resume else ([], [])
+        except NotAResultsFile as exc:
+            raise SweepError(str(exc)) from None
+        for row in done_rows:
+            row["label"] = label_of[row["cell_key"]]
+        if others:
+            _set_aside(out_dir / SET_ASIDE_NAME, others)
+        _replace_rows(csv_path, done_rows)
+        replace_text(out_dir / SUITE_NAME, suite.to_yaml())
+        _write_env(out_dir / ENV_NAME, suite, command, resumed=resume)
     done_keys = {row["cell_key"] for row in done_rows}
     todo = [cell for _, cell in labelled if cell.key not in done_keys]
     hints = _TimeHints()
-    cell_of = {cell.key: cell for _, cell in labelled}
     for row in done_rows:
-        hints.observe(cell_of.get(row["cell_key"]), row)
-    (out_dir / SUITE_NAME).write_text(suite.to_yaml())
-    _write_env(out_dir / ENV_NAME, suite, command, resumed=resume)
+        hints.observe(cell_of[row["cell_key"]], row)
 
-    summary = SweepSummary(out_dir, total=len(labelled), skipped_done=len(labelled) - len(todo))
+    summary = SweepSummary(out_dir, total=len(labelled), skipped_done=len(labelled) - len(todo),
+                           set_aside=len(others))
     reporter = _Progress(len(todo), label_of, enabled=progress)
+    resume_hint = f"the rows written so far are kept: make room, then pacabench run --resume {out_dir}"
     try:
-        with reporter, (out_dir / CSV_NAME).open("a", newline="") as f:
+        with reporter, _sigterm_stops(), _appended(csv_path, after=resume_hint) as f:
             writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS, extrasaction="ignore")
             pending = {cell.key: cell for cell in todo}
             reporter.running(next(iter(pending.values()), None))
             for row in executor.map(hints.feed(todo)):
                 row = {**row, "label": label_of.get(row.get("cell_key")) or row_label(row)}
-                writer.writerow(_csv_values(row))
-                f.flush()
+                with _writing(csv_path, after=resume_hint):
+                    writer.writerow(_csv_values(row))
+                    f.flush()
+                    os.fsync(f.fileno())
                 hints.observe(pending.pop(row.get("cell_key"), None), row)
                 summary.statuses[row.get("status")] += 1
                 reporter.finished(row, next(iter(pending.values()), None))
     except KeyboardInterrupt:
-        summary.interrupted = True
-    finally:
-        executor.close()
+        summary.stopped_by = signal.SIGINT
+    except Terminated:
+        summary.stopped_by = signal.SIGTERM
+    with _writing(out_dir / PARQUET_NAME, after=f"results.csv holds every row; retry with "
+                                                 f"pacabench run --resume {out_dir}"):
         write_parquet(out_dir)
     return summary
 
@@ -105,8 +170,49 @@ def write_parquet(out_dir: Path) -> Path:
 
     df = pd.read_csv(out_dir / CSV_NAME, keep_default_na=True)
     path = out_dir / PARQUET_NAME
-    df.to_parquet(path, index=False)
+    replace_file(path, lambda tmp: df.to_parquet(tmp, index=False))
     return path
+
+
+@contextmanager
+def _writing(path: Path, after: str = "choose a folder you can write to") -> Iterator[None]:
+    """An OS error in the block (read-only, full disk, a file where a folder should be) becomes a
+    one-line SweepError naming the path, with ``after`` as the fix."""
+    try:
+        yield
+    except OSError as exc:
+        raise SweepError(f"cannot write {path}: {exc.strerror or exc}; {after}") from None
+
+
+@contextmanager
+def _appended(path: Path, after: str) -> Iterator:
+    """``path`` open for appending rows (UTF-8, as resume reads it back). Closing flushes what a
+    failed write left in the buffer, and fails the same way: that is one error too."""
+    with _writing(path, after=after):
+        f = path.open("a", newline="", encoding="utf-8")
+    try:
+        yield f
+    finally:
+        with _writing(path, after=after):
+            f.close()
+
+
+@contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """While the block runs, SIGTERM raises Terminated (as SIGINT raises KeyboardInterrupt).
+    Signal handlers can only be set from the main thread; elsewhere SIGTERM keeps its handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _unique(labelled: list[tuple[str, Cell]]) -> list[tuple[str, Cell]]:
@@ -115,17 +221,6 @@ def _unique(labelled: list[tuple[str, Cell]]) -> list[tuple[str, Cell]]:
     for label, cell in labelled:
         seen.setdefault(cell.key, (label, cell))
     return list(seen.values())
-
-
-def _keep_done_rows(path: Path) -> list[dict]:
-    """Keep only finished rows of an earlier run in ``path``; return them."""
-    if not path.exists():
-        _write_rows(path, [], mode="w")
-        return []
-    with path.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("status") in DONE_STATUSES]
-    _write_rows(path, rows, mode="w")
-    return rows
 
 
 def _series(cell: Cell) -> tuple:
@@ -161,13 +256,24 @@ class _TimeHints:
             yield cell if hint is None else replace(cell, time_hint=hint)
 
 
-def _write_rows(path: Path, rows: Sequence[dict], mode: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open(mode, newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+def _replace_rows(path: Path, rows: Sequence[dict], columns: Sequence[str] = RESULT_COLUMNS) -> None:
+    """Make ``path`` a CSV of ``rows`` under ``columns`` (missing values empty, others dropped)."""
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+    replace_file(path, write)
+
+
+def _set_aside(path: Path, rows: list[dict]) -> None:
+    """Add ``rows`` to the set-aside file, keeping every column they have."""
+    earlier = []
+    if path.exists():
+        with path.open(newline="", encoding="utf-8", errors="replace") as f:
+            earlier = list(csv.DictReader(f))
+    both = earlier + rows
+    _replace_rows(path, both, columns=list(dict.fromkeys(c for row in both for c in row if c)))
 
 
 def _csv_values(row: dict) -> dict:
@@ -176,17 +282,29 @@ def _csv_values(row: dict) -> dict:
             for k, v in row.items()}
 
 
-def _write_env(path: Path, suite: Suite, command: str | None, resumed: bool) -> None:
+def _write_env(path: Path, suite: Suite, command: str, resumed: bool) -> None:
+    """A fresh env.json, or on resume the earlier one with this invocation added; an earlier one
+    that cannot be read back is captured again, saying so."""
     from pacabench.measure.env import capture_env
 
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    invocation = {"time": now, "command": command or " ".join(sys.argv)}
-    if resumed and path.exists():
-        env = json.loads(path.read_text())
+    invocation = {"time": now, "command": command}
+    env = _read_env(path) if resumed else None
+    if env is not None:
         env.setdefault("resumed", []).append(invocation)
     else:
         env = {**capture_env(), "suite": suite.name, "suite_file": suite.source, **invocation}
-    path.write_text(json.dumps(env, indent=2, default=str) + "\n")
+        if resumed:
+            env["rebuilt"] = "env.json was missing or unreadable when this run was resumed; captured then"
+    replace_text(path, json.dumps(env, indent=2, default=str) + "\n")
+
+
+def _read_env(path: Path) -> dict | None:
+    try:
+        env = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, unreadable, not UTF-8, not JSON
+        return None
+    return env if isinstance(env, dict) and isinstance(env.get("resumed", []), list) else None
 
 
 def describe(cell: Cell, label: str) -> str:

@@ -1,0 +1,99 @@
+"""Which rows of a results table are well-formed, checked wherever results are read back.
+
+A row conforms when every column named in :data:`~pacabench.measure.cell.COLUMN_TYPES` parses as its
+type (or is empty), the cell's identity and status (:data:`FILLED_COLUMNS`) are filled in, and the
+status is one a cell can end with. Columns the table lacks are not checked, and columns pacabench
+does not know are ignored, so results written before a column was added still read. A resumed run
+keeps only conforming rows and measures the others again; ``report`` and ``compare`` refuse a file
+with a row that does not conform.
+
+The checks work on a table of text, as the csv module reads it, and on one whose types pandas has
+inferred, alike; they are vectorised, with JSON parsed once per distinct value.
+"""
+from __future__ import annotations
+
+import json
+import reprlib
+
+import pandas as pd
+
+from pacabench.measure.cell import COLUMN_TYPES, STATUSES
+
+# The cell's identity and its status: every row has them, whatever happened to the cell.
+FILLED_COLUMNS = ("kind", "name", "params_json", "resolution_h", "resolution_w", "batch", "dtype",
+                  "device", "mode", "status")
+
+_shown = reprlib.Repr()
+_shown.maxstring = _shown.maxother = 40
+
+
+def row_problems(df: pd.DataFrame) -> pd.Series:
+    """For each row, the first problem (``column resolution_h: 'abc' is not an integer``), or ""."""
+    problems = pd.Series("", index=df.index, dtype=object)
+    for column in df.columns:
+        kind = COLUMN_TYPES.get(column)
+        if kind is None and column not in FILLED_COLUMNS:
+            continue
+        values = df[column]
+        empty = values.isna() | (values == "")
+        if column in FILLED_COLUMNS:
+            _note(problems, empty, values,
+                  lambda _: f"column {column} is empty; every row names its cell and status")
+        if kind is not None:
+            bad, what = _CHECKS[kind](values.where(~empty))
+            _note(problems, ~empty & bad, values,
+                  lambda v: f"column {column}: {_shown.repr(v)} is not {what}")
+    return problems
+
+
+def _note(problems: pd.Series, bad: pd.Series, values: pd.Series, problem) -> None:
+    """Record ``problem(value)`` for the rows in ``bad`` that have none yet."""
+    new = (bad & (problems == "")).to_numpy(dtype=bool)
+    if new.any():
+        problems[new] = [problem(value) for value in values[new]]
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce")
+
+
+def _int(values: pd.Series) -> tuple[pd.Series, str]:
+    numbers = _numbers(values)
+    return numbers.isna() | (numbers % 1 != 0), "an integer"
+
+
+def _float(values: pd.Series) -> tuple[pd.Series, str]:
+    return _numbers(values).isna(), "a number"
+
+
+def _bool(values: pd.Series) -> tuple[pd.Series, str]:
+    return ~values.astype(str).str.lower().isin(("true", "false")), "true or false"
+
+
+def _json(expected: type, what: str):
+    def check(values: pd.Series) -> tuple[pd.Series, str]:
+        text = values.astype(str)
+        good = {value for value in text.unique() if isinstance(value, str) and _parses_as(value, expected)}
+        return ~text.isin(good), what
+    return check
+
+
+def _parses_as(text: str, expected: type) -> bool:
+    try:
+        return isinstance(json.loads(text), expected)
+    except ValueError:  # JSONDecodeError, and numbers too large to convert
+        return False
+
+
+def _status(values: pd.Series) -> tuple[pd.Series, str]:
+    return ~values.astype(str).isin(STATUSES), f"a status ({', '.join(STATUSES)})"
+
+
+_CHECKS = {
+    "int": _int,
+    "float": _float,
+    "bool": _bool,
+    "json_object": _json(dict, "a JSON object"),
+    "json_list": _json(list, "a JSON list"),
+    "status": _status,
+}
