@@ -181,3 +181,10 @@ def test_an_inexact_fit_of_a_linear_series_claims_no_square_term():
     swin = scaling_table(label_rows(rows)).set_index(["series", "metric"]).loc[("op:swin", "gmacs")]
     assert swin["verdict"] == "linear" and swin["c2"] != 0.0 and swin["max_residual"] > 0
     assert swin["dominance"] == "never" and swin["quadratic_share_max"] == 0.0
+
+
+def test_rows_without_a_token_count_are_left_out_of_fits():
+    rows = make_rows(operators=("paca",), resolutions=(224, 448, 672, 896, 1344), oom=(), noise=0.0)
+    rows.loc[rows["resolution_h"] == 1344, "tokens"] = None
+    paca = scaling_table(label_rows(rows)).set_index(["series", "metric"]).loc[("op:paca", "gmacs")]
+    assert paca["points"] == 4 and paca["verdict"] == "linear"

@@ -175,13 +175,13 @@ def resolution_text(h: int, w: int) -> str:
 
 
 def metric_rows(df: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Rows that carry a usable value of ``metric``.
+    """Rows that carry a usable value of ``metric`` and their token count (every fit is against N).
 
     Counts (GMACs, params) are exact whatever happened at run time, so cells that ran out of memory
     or were skipped over budget still contribute them; measured metrics come only from ``ok`` cells.
     """
     values = pd.to_numeric(df[metric], errors="coerce")
-    usable = values.notna() & (values > 0)
+    usable = values.notna() & (values > 0) & (pd.to_numeric(df["tokens"], errors="coerce") > 0)
     if metric in COUNTED_METRICS:
         usable &= df["status"] != "error"
     else:
