@@ -127,3 +127,15 @@ def test_cli_exit_codes_and_update(tmp_path, baseline):
     result = runner.invoke(app, ["compare", str(baseline), str(run), "--update"])
     assert result.exit_code == 0
     assert runner.invoke(app, ["compare", str(baseline), str(run)]).exit_code == 0
+
+
+def test_the_op_class_split_is_held_exactly_and_an_older_baseline_without_it_still_compares(tmp_path):
+    from synthetic_results import make_rows
+
+    rows = make_rows(noise=0.0)
+    moved = rows.assign(gmacs_mixing=rows["gmacs_mixing"] * 1.01)   # same total, different split
+    table, code = compare_runs(rows, moved)
+    assert code == 1 and set(table.loc[table["status"] == "regression", "metric"]) == {"gmacs_mixing"}
+    older = rows.drop(columns=["gmacs_mixing", "gmacs_dense", "gmacs_other"])
+    table, code = compare_runs(older, rows)
+    assert code == 0 and table.empty

@@ -5,8 +5,10 @@ batch, dtype, mode, channels_last, compile), not on ``cell_key``: the key also e
 the timing settings, and a CPU baseline of counts must still check the counts of a run made
 elsewhere. (When one side holds the same cell on several devices, ``device`` joins the key.)
 
-- ``params`` and ``gmacs`` must be equal (to float round-off, 1e-9 relative): any change is a
-  regression until the baseline is deliberately updated.
+- The counts (``params``, ``gmacs`` and its split ``gmacs_mixing`` / ``gmacs_dense`` /
+  ``gmacs_other``, ``gmacs_backward``) must be equal (to float round-off, 1e-9 relative): any change
+  is a regression until the baseline is deliberately updated. A count the baseline does not have is
+  not compared.
 - ``latency_ms_median`` and ``peak_mem_mb`` are compared only when both rows are ``ok`` and ran on
   the same ``device`` and ``device_name``; more than ``tolerance`` above the baseline is a
   regression, more than ``tolerance`` below is reported as an improvement. When the baseline has a
@@ -36,7 +38,10 @@ from pacabench.analysis.results import MEASUREMENT_COLUMNS, ResultsError, checke
 from pacabench.runner.atomic import replace_file
 
 KEY_COLUMNS = MEASUREMENT_COLUMNS
-EXACT_METRICS = ("params", "gmacs")
+EXACT_METRICS = ("params", "gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other", "gmacs_backward")
+"""Counts, compared exactly: the baseline holds the run to each count it has (a count the run lost
+is a regression; one the baseline lacks, e.g. an older baseline without the op-class split, is not
+compared)."""
 TOLERANT_METRICS = ("latency_ms_median", "peak_mem_mb")
 # Columns a baseline keeps empty: they depend on the machine or vary run to run.
 MACHINE_COLUMNS = ("device_name", "message", "peak_mem_mb", "peak_mem_reserved_mb", "peak_mem_net_mb",
@@ -133,8 +138,8 @@ def _diff(cell, metric, base, run, status, note="", change=None) -> dict:
 def _exact_diffs(cell: str, row) -> list[dict]:
     out = []
     for metric in EXACT_METRICS:
-        base, run = _number(row[f"{metric}_base"]), _number(row[f"{metric}_run"])
-        if np.isnan(base) and np.isnan(run):
+        base, run = _number(row.get(f"{metric}_base")), _number(row.get(f"{metric}_run"))
+        if np.isnan(base):
             continue
         if np.isnan(base) or np.isnan(run) or abs(run - base) > REL_EPS * max(1.0, abs(base)):
             change = (run - base) / base if base and not np.isnan(run) else None
