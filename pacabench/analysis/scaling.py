@@ -176,18 +176,28 @@ def measured_scaling(part: pd.DataFrame, metric: str, stride: float) -> Scaling:
                                        f"to noisy values needs {MIN_SIZES}", None, "none")
     largest = resolution_text(*part.iloc[-1][["resolution_h", "resolution_w"]])
     low, high = model.share_low, model.share_high
-    interval = f"{low:.0%}-{high:.0%} of {what} at {largest} (bootstrap interval, nominal {CONFIDENCE:.0%})"
+    interval = f"{_percents(low, high)} of {what} at {largest} (bootstrap interval, nominal {CONFIDENCE:.0%})"
     if low >= QUADRATIC_SHARE:
         reason = (f"quadratic: an N² term carries {interval}; the data rule out a linear cost; "
                   f"{dominance_text(model, stride)}")
         return Scaling("quadratic", reason, model, "nnls + bootstrap")
     if high < QUADRATIC_SHARE:
-        reason = (f"linear: the data rule out an N² term above {high:.0%} of {what} at {largest} "
+        reason = (f"linear: the data rule out an N² term above {_percents(high)} of {what} at {largest} "
                   f"(bootstrap upper bound, nominal {CONFIDENCE:.0%})")
         return Scaling("linear", reason, model, "nnls + bootstrap")
     reason = (f"inconclusive: an N² term carries {interval}; the data can neither confirm nor rule out one of "
               f"{QUADRATIC_SHARE:.0%} or more; measure larger sizes or more repeats")
     return Scaling("inconclusive", reason, model, "nnls + bootstrap")
+
+
+def _percents(*shares: float) -> str:
+    """Shares as percentages with as many decimals as it takes to tell them apart and from zero
+    (0.3%, not 0%; 97.8%-98.4%, not 98%-98%)."""
+    for decimals in range(3):
+        texts = [f"{100 * s:.{decimals}f}%" for s in shares]
+        if len(set(texts)) == len(texts) and all(t.strip("0.%") or s == 0 for t, s in zip(texts, shares)):
+            return "-".join(texts)
+    return "-".join(f"{100 * s:.2g}%" for s in shares)
 
 
 # ----------------------------------------------------------------------------- dominance
