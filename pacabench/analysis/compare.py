@@ -57,8 +57,9 @@ def compare_runs(baseline, run, tolerance: float = 0.10) -> tuple[pd.DataFrame, 
     The table has one row per compared (cell, metric) that is not plainly equal, per cell missing
     on one side, and per timed metric not compared; ``status`` is one of regression, improvement,
     changed-within-tolerance, not-compared, only-in-baseline, only-in-run.
-    ``table.attrs["timings_compared"]`` counts the timed values held to the tolerance. On exit code 2
-    the table is empty and ``table.attrs["error"]`` holds the one-line reason.
+    ``table.attrs["timings_compared"]`` counts the timed values held to the tolerance and
+    ``table.attrs["cells"]`` lists every cell found in both (as the ``cell`` column writes it). On
+    exit code 2 the table is empty and ``table.attrs["error"]`` holds the one-line reason.
     """
     try:
         base, new = _frame(baseline), _frame(run)
@@ -71,7 +72,7 @@ def compare_runs(baseline, run, tolerance: float = 0.10) -> tuple[pd.DataFrame, 
     if not (merged["_merge"] == "both").any():
         return _unusable(f"no common cells between {_name(baseline)} and {_name(run)}; "
                          "compare runs of the same suite")
-    diffs = []
+    diffs, cells = [], []
     timings_compared = 0
     for _, row in merged.iterrows():
         cell = _cell_text(row)
@@ -79,6 +80,7 @@ def compare_runs(baseline, run, tolerance: float = 0.10) -> tuple[pd.DataFrame, 
             where = "only-in-baseline" if row["_merge"] == "left_only" else "only-in-run"
             diffs.append(_diff(cell, "", None, None, where, "cell not in both; not compared"))
             continue
+        cells.append(cell)
         tolerant, compared = _tolerant_diffs(cell, row, tolerance)
         diffs += _exact_diffs(cell, row) + tolerant
         timings_compared += compared
@@ -88,6 +90,7 @@ def compare_runs(baseline, run, tolerance: float = 0.10) -> tuple[pd.DataFrame, 
                                message[:160] if isinstance(message, str) else ""))
     table = pd.DataFrame(diffs, columns=list(DIFF_COLUMNS))
     table.attrs["timings_compared"] = timings_compared
+    table.attrs["cells"] = cells
     return table, int((table["status"] == "regression").any())
 
 

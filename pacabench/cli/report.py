@@ -15,32 +15,58 @@ def register(app: typer.Typer) -> None:
     app.command("compare")(compare)
 
 
+FORMAT_HELP = "Output: text, json, markdown (a CI job summary or pull-request comment) or junit (JUnit XML)."
+FORMATS = ("text", "json", "markdown", "junit")
+
+
+def _format(format_: str, as_json: bool) -> str:
+    """``--format`` with ``--json`` as its alias, checked in pacabench's one-line form."""
+    if format_ not in FORMATS:
+        raise fail(f"--format: {format_!r} is not a format; use text, json, markdown or junit")
+    if as_json and format_ not in ("text", "json"):
+        raise fail(f"--json: not with --format {format_}; --json is --format json")
+    return "json" if as_json else format_
+
+
 def report(
     run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A results folder written by `pacabench run`."),
     open_: bool = typer.Option(False, "--open", help="Open report.html in the default browser."),
+    format_: str = typer.Option("text", "--format", help=FORMAT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
 ) -> None:
     """Fit the cost models and verdicts, draw the plots and write RUN_DIR/scaling.csv and RUN_DIR/report.html (one self-contained file).
+
+    With --format markdown / junit / json, stdout carries only that document (the verdicts and the suite's expectations; JUnit: one test case per expectation) and the other lines go to stderr.
 
     Examples:
 
       pacabench report results/20250101-120000_resolution_sweep
 
-      pacabench report results/20250101-120000_resolution_sweep --open
+      pacabench report results/20250101-120000_ci_smoke --format markdown >> "$GITHUB_STEP_SUMMARY"
+
+      pacabench report results/20250101-120000_ci_smoke --format junit > expectations.xml
 
     Exit codes: 0 written and every expectation of the suite met, 1 an expectation failed (each printed with the reason), 2 unusable input.
     """
     from pacabench.analysis.run_analysis import analyse
+    from pacabench.report import ci
     from pacabench.report.html import build_report
 
+    output = _format(format_, as_json)
     if not run_dir.is_dir():
         raise fail(f"RUN_DIR: {run_dir} is not a folder; pass a results folder (results/<run>/)")
     try:
         analysis = analyse(run_dir)
     except ResultsError as exc:
         raise fail(str(exc)) from None
-    typer.echo(f"verdicts: {analysis.write_scaling_csv()}")
+    side = output != "text"  # stdout is the document; progress lines go to stderr
+    typer.echo(f"verdicts: {analysis.write_scaling_csv()}", err=side)
     path = build_report(analysis)
-    typer.echo(f"report: {path}")
+    typer.echo(f"report: {path}", err=side)
+    if output != "text":
+        document = {"json": lambda: ci.report_json(analysis, path), "markdown": lambda: ci.report_markdown(analysis),
+                    "junit": lambda: ci.report_junit(analysis)}[output]()
+        typer.echo(document, nl=not document.endswith("\n"))
     if open_:
         import webbrowser
 
@@ -59,15 +85,20 @@ def compare(
                                     help="Allowed relative change of latency and peak memory (0.1 = 10%)."),
     update: bool = typer.Option(False, "--update",
                                 help="Write RUN's params and GMACs as the new BASELINE (timings dropped)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the differences as JSON records."),
+    format_: str = typer.Option("text", "--format", help=FORMAT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json: the differences as JSON records."),
 ) -> None:
-    """Check RUN against BASELINE: params and GMACs must match exactly; latency and peak memory within --tolerance, compared only between rows of the same device (type and name).
+    """Check RUN against BASELINE: params and GMACs (and GMACs' op-class split) must match exactly; latency and peak memory within --tolerance, compared only between rows of the same device (type and name).
+
+    --format markdown prints a table of what changed for a CI job summary or a pull-request comment; --format junit prints JUnit XML with one test case per compared cell (failed when any of its counts or timings regressed; cells in only one of the two are skipped).
 
     Examples:
 
       pacabench compare results/baselines/ci_smoke results/20250101-120000_ci_smoke
 
       pacabench compare old/results.csv new/results.csv --tolerance 0.2 --json
+
+      pacabench compare results/baselines/ci_smoke /tmp/smoke --format markdown >> "$GITHUB_STEP_SUMMARY"
 
       pacabench compare results/baselines/ci_smoke results/20250101-120000_ci_smoke --update
 
@@ -76,7 +107,9 @@ def compare(
     Exit codes: 0 within bounds (or baseline updated), 1 regression, 2 unusable input.
     """
     from pacabench.analysis.compare import compare_runs, update_baseline
+    from pacabench.report import ci
 
+    output = _format(format_, as_json)
     if update:
         try:
             written = update_baseline(baseline, run)
@@ -93,8 +126,12 @@ def compare(
     table, code = compare_runs(baseline, run, tolerance=tolerance)
     if code == 2:
         raise fail(table.attrs["error"])
-    if as_json:
+    if output == "json":
         typer.echo(table.to_json(orient="records", indent=1))
+    elif output == "markdown":
+        typer.echo(ci.compare_markdown(table, str(baseline), str(run), tolerance, code), nl=False)
+    elif output == "junit":
+        typer.echo(ci.compare_junit(table))
     else:
         _print_table(table, tolerance)
     if code:
