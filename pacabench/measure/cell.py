@@ -26,6 +26,7 @@ from pacabench.measure.budget import TimeHint, predict_seconds, rate_hint
 from pacabench.measure.env import device_name
 from pacabench.measure.counts import count_target
 from pacabench.measure.mfu import mfu
+from pacabench.messages import one_line
 from pacabench.measure.timing import make_step, prepare, throughput, time_step
 
 STATUSES = ("ok", "oom", "timeout", "skipped_budget", "error")
@@ -254,11 +255,6 @@ def _is_oom(error: BaseException) -> bool:
         isinstance(error, RuntimeError) and any(text in str(error) for text in _OOM_MESSAGES))
 
 
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}".strip()
-
-
 def measure_cell(cell: Cell, on_progress: Callable[[dict], None] | None = None) -> dict:
     """Measure ``cell`` in this process; every ROW_COLUMNS key is present (None = not measured).
 
@@ -278,7 +274,7 @@ def measure_cell(cell: Cell, on_progress: Callable[[dict], None] | None = None) 
     except _Skip as skip:
         row.update(status=skip.status, message=str(skip))
     except Exception as error:
-        row.update(status="oom" if _is_oom(error) else "error", message=_one_line(error))
+        row.update(status="oom" if _is_oom(error) else "error", message=one_line(error))
     row["elapsed_s"] = time.perf_counter() - start
     return row
 
