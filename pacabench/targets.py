@@ -6,7 +6,8 @@ Spec syntax: a model is its timm name (``swin_tiny_patch4_window7_224``); a segm
 ``op:NAME``. Each takes optional parameters as a query string, ``NAME?key=value&key=value``:
 ``op:paca?clusters=49``, ``op:swin?shift=true``, ``op:pvt?sr_ratio=4&dim=64&heads=1``,
 ``pacavit_tiny_p2cconv_100_0?features_only=true&clusters=200,200,200,0``,
-``seg:pacavit_small_p2cconv_100_0?num_classes=150`` (model parameters: ``pacabench.backbones``).
+``seg:pacavit_small_p2cconv_100_0?num_classes=150`` (model parameters: ``pacabench.backbones``). A
+target from the user's own code is ``py:<module>:<callable>?key=value`` (:mod:`pacabench.user_targets`).
 Every problem is a :class:`TargetError` with a one-line message.
 """
 import difflib
@@ -17,6 +18,7 @@ import timm
 import torch
 from torch import nn
 
+from pacabench import user_targets
 from pacabench.backbones import (SEGMENTOR_PREFIX, build_backbone, build_segmentor, check_model_params,
                                  check_size, first_stage_tokens)
 from pacabench.models import ZOO_VARIANTS
@@ -24,7 +26,7 @@ from pacabench.operators import OPERATORS, OperatorSpec
 from pacabench.operators.spec import random_input
 
 OPERATOR_PREFIX = "op:"
-KINDS = ("model", "operator")
+KINDS = ("model", "operator", user_targets.KIND)
 
 
 class TargetError(ValueError):
@@ -102,6 +104,10 @@ def parse_target(spec: str) -> tuple[str, str, dict]:
     """``(kind, name, params)``: kind "model" (segmentors included) or "operator"; params type-checked
     (only those given)."""
     spec = spec.strip()
+    if spec.startswith(user_targets.PY_PREFIX):
+        name, _, query = spec[len(user_targets.PY_PREFIX):].partition("?")
+        _checked(user_targets.load, name)
+        return user_targets.KIND, name, user_targets.coerce(_parse_query(spec.partition("?")[0], query))
     if spec.startswith(OPERATOR_PREFIX):
         name, _, query = spec[len(OPERATOR_PREFIX):].partition("?")
         operator = _operator(name)
@@ -129,6 +135,10 @@ def build_target(kind: str, name: str, params: Mapping, height: int, width: int,
         tokens = _checked(operator.tokens, height, width, **resolved)
         module, inputs = operator.build(height, width, batch, device=device, dtype=dtype, **resolved)
         return Built(module, (inputs,), tokens)
+    if kind == user_targets.KIND:
+        factory = _checked(user_targets.load, name)
+        return Built(*_checked(user_targets.build, factory, user_targets.PY_PREFIX + name, params, height, width,
+                               batch, device=device, dtype=dtype))
     _check_model(name)
     params = _checked(check_model_params, name, params)
     _checked(check_size, name, height, width)

@@ -145,7 +145,7 @@ def test_disallowed_value_lists_the_allowed_ones():
 def test_unknown_key_lists_allowed_keys():
     lines = problems("name: t\nrepeat: 3\ntargets:\n  - operator: paca\n    param: {clusters: 2}\n")
     assert lines[0] == ("s.yaml: targets[0].param: unknown key; allowed keys here: "
-                        "model, operator, params, label, resolutions, channels_last, compile")
+                        "model, operator, python, params, label, resolutions, channels_last, compile")
     assert lines[1].startswith("s.yaml: repeat: unknown key; allowed keys here: name, description, targets,")
 
 
@@ -162,7 +162,8 @@ def test_parameters_that_do_not_go_together():
 
 def test_target_needs_exactly_one_kind():
     [line] = problems("name: t\ntargets:\n  - {model: pvt_v2_b1, operator: paca}\n")
-    assert line == "s.yaml: targets[0]: give exactly one of `model: NAME` or `operator: NAME`"
+    assert line == ("s.yaml: targets[0]: give exactly one of `model: NAME`, `operator: NAME` or "
+                    "`python: MODULE:CALLABLE`")
 
 
 def test_expectation_must_name_a_label_and_labels_be_unique():

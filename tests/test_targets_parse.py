@@ -97,7 +97,7 @@ def test_build_model_tokens_and_dtype():
      "op:vit: dim 64 is not divisible by heads 3; pick heads dividing dim"),
     (("operator", "pvt", {}, 16, 16, 1), "op:pvt: resolution 16x16 gives a 4x4 token grid, smaller than the "
      "8x8 it needs; use sizes >= 32 (multiples of 4)"),
-    (("layer", "vit", {}, 224, 224, 1), "unknown kind 'layer'; use one of: model, operator"),
+    (("layer", "vit", {}, 224, 224, 1), "unknown kind 'layer'; use one of: model, operator, python"),
     (("operator", "vit", {}, 224, 224, 0), "batch must be >= 1, got 0"),
 ])
 def test_build_errors(args, message):

@@ -88,6 +88,17 @@ def _indices(values: set[str]) -> str:
     return "[" + ",".join(map(str, numbers)) + "]"
 
 
+ROOT_OPS = "the top-level module's own forward"
+"""Where an N^2 term lives when no submodule's counts carry it."""
+
+
+def carriers_text(rows: pd.DataFrame, part: str = "total", exact_series: bool = True) -> str:
+    """Where a quadratic series' N^2 term lives, in words; empty when the rows hold no module counts."""
+    if "module_macs" not in rows.columns or not any(module_macs(v) for v in rows["module_macs"]):
+        return ""
+    return describe_modules(quadratic_modules(rows, part, exact_series)) or ROOT_OPS
+
+
 def describe_modules(shares: dict[str, float]) -> str:
     """``{"stage4.0.attn": .5, "stage4.1.attn": .5}`` -> ``"stage4.[0-1].attn"``; several patterns
     are listed with their share of the N^2 term, largest first."""

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pacabench.analysis.anatomy import QUADRATIC_SLOPE, describe_modules, quadratic_modules
+from pacabench.analysis.anatomy import QUADRATIC_SLOPE, carriers_text
 from pacabench.analysis.cost_model import MIN_SIZES, CostModel, fit_counts, fit_measured, per_token_slope
 from pacabench.analysis.results import METRICS, metric_rows, resolution_text
 
@@ -131,7 +131,7 @@ def count_scaling(part: pd.DataFrame, metric: str, stride: float) -> Scaling:
     if not model.has_quadratic_term():
         return Scaling("linear", f"linear: no N² term; c0 + c1·N reproduces all {sizes} sizes exactly "
                                  f"({model.c1:,.0f} MACs per token)", model, "exact")
-    where = describe_modules(quadratic_modules(part, component, exact_series=True))
+    where = carriers_text(part, component, exact_series=True)
     return Scaling("quadratic", _quadratic_sentence(model, what, where, part, stride), model, "exact", where)
 
 
@@ -150,8 +150,8 @@ def _non_polynomial(part: pd.DataFrame, metric: str, model: CostModel, stride: f
     span = f"{resolution_text(*part.iloc[0][['resolution_h', 'resolution_w']])} to " \
            f"{resolution_text(*part.iloc[-1][['resolution_h', 'resolution_w']])}"
     verdict = "quadratic" if slope > QUADRATIC_SLOPE else "linear"
-    where = describe_modules(quadratic_modules(part, "mixing" if basis == "gmacs_mixing" else "total",
-                                               exact_series=False)) if verdict == "quadratic" else ""
+    where = carriers_text(part, "mixing" if basis == "gmacs_mixing" else "total",
+                          exact_series=False) if verdict == "quadratic" else ""
     reason = (f"{verdict}: {lead}; {what} per token change x{growth:.2f} from {span} "
               f"(as N^{slope:.2f}; N² would be N^1)" + (f"; carried by {where}" if where else ""))
     return Scaling(verdict, reason, model, "not a polynomial", where)

@@ -7,28 +7,29 @@ counted at six sizes up to 4032 px in seconds.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Mapping
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Mapping
 
 import pandas as pd
 
 from pacabench.analysis.results import label_rows
 from pacabench.analysis.scaling import COUNT_METRICS, scaling_table
 
+if TYPE_CHECKING:
+    from pacabench.measure.counts import TargetCount
+
 DEFAULT_RESOLUTIONS = (224, 448, 896, 1344, 2240, 4032)
 """Multiples of 224: every family takes them (pyramids need 32, ViT 16, operators their stride), Swin's
 7x7 windows need no padding at any stage, and six sizes check a three-term model three times."""
 
 
-def count_rows(kind: str, name: str, params: Mapping, sizes: Sequence[tuple[int, int]], batch: int = 1,
-               label: str | None = None) -> pd.DataFrame:
-    """Labelled results rows (counts only) of the target at each (height, width); TargetError if a
-    size does not fit the target."""
-    from pacabench.measure.counts import count_target
-
+def count_rows(count_at: Callable[[int, int], TargetCount], sizes: Sequence[tuple[int, int]], *, kind: str,
+               name: str, params: Mapping, batch: int = 1, label: str | None = None) -> pd.DataFrame:
+    """Labelled results rows (counts only) of a target at each (height, width); ``count_at(h, w)``
+    counts it there (TargetError if a size does not fit)."""
     rows = []
     for height, width in sizes:
-        counted = count_target(kind, name, params, height, width, batch, crosscheck=False)
+        counted = count_at(height, width)
         rows.append({"kind": kind, "name": name, "params_json": json.dumps(dict(params), sort_keys=True),
                      "label": label or "", "resolution_h": height, "resolution_w": width, "batch": batch,
                      "dtype": "float32", "device": "meta", "mode": "inference", "channels_last": False,

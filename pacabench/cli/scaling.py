@@ -74,13 +74,15 @@ def scaling(
     as_json: bool = typer.Option(False, "--json", help="Print the verdict rows (scaling.csv's fields) as JSON."),
 ) -> None:
     from pacabench.analysis.target_scaling import count_rows, count_scaling
+    from pacabench.measure.counts import count_target
     from pacabench.targets import TargetError
 
     require_positive("--batch", batch)
     sizes = parse_resolutions(resolutions)
     kind, target, params = parse_name(name)
     try:
-        rows = count_rows(kind, target, params, sizes, batch, label=name)
+        rows = count_rows(lambda h, w: count_target(kind, target, params, h, w, batch, crosscheck=False), sizes,
+                          kind=kind, name=target, params=params, batch=batch, label=name)
     except TargetError as error:
         raise fail(f"--resolutions: {error}") from None
     table = count_scaling(rows)

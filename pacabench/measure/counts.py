@@ -38,14 +38,32 @@ class TargetCount:
         }
 
 
+def count_built(built, *, crosscheck: bool = True, backward: bool = False,
+                user_code: str | None = None) -> TargetCount:
+    """Count a target built on the meta device (see :func:`count_flops` for the flags). ``user_code``:
+    the label of user code (a ``py:`` target, a factory), whose failures on the meta device are one
+    ``pacabench.targets.TargetError`` saying why."""
+    try:
+        flops = count_flops(built.module, built.inputs, crosscheck=crosscheck, backward=backward)
+    except Exception as error:  # noqa: BLE001 - the user's forward may raise anything on meta
+        if user_code is None:
+            raise
+        from pacabench.messages import one_line
+        from pacabench.targets import TargetError
+
+        raise TargetError(f"{user_code}: cannot be counted on the meta device ({one_line(error)}); counting "
+                          f"runs your code with no data: avoid .item(), NumPy and shapes read from values") from None
+    return TargetCount(built=built, params=count_params(built.module),
+                       params_by_part=params_by_part(built.module), flops=flops)
+
+
 def count_target(kind: str, name: str, params: Mapping, height: int, width: int, batch: int = 1, *,
                  crosscheck: bool = True, backward: bool = False) -> TargetCount:
-    """Build the target on the meta device and count it (see :func:`count_flops` for the flags);
-    raises ``pacabench.targets.TargetError`` for a target or size that cannot be built."""
+    """Build the target on the meta device and count it; raises ``pacabench.targets.TargetError`` for
+    a target or size that cannot be built, or user code that cannot run on the meta device."""
+    from pacabench import user_targets
     from pacabench.targets import build_target  # lazy: the measurement core must not need targets
 
     built = build_target(kind, name, params, height, width, batch, device="meta")
-    return TargetCount(built=built, params=count_params(built.module),
-                       params_by_part=params_by_part(built.module),
-                       flops=count_flops(built.module, built.inputs, crosscheck=crosscheck,
-                                         backward=backward))
+    user_code = user_targets.PY_PREFIX + name if kind == user_targets.KIND else None
+    return count_built(built, crosscheck=crosscheck, backward=backward, user_code=user_code)

@@ -78,7 +78,7 @@ def write_plots(df: pd.DataFrame, out_dir: str | Path, verdicts: pd.DataFrame | 
     plots = []
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9), \
             plt.rc_context({"text.parse_math": False}):
-        for kind in ("operator", "model"):
+        for kind in dict.fromkeys(df["kind"]):
             part = df[df["kind"] == kind]
             for metric in PLOT_METRICS:
                 rows = metric_rows(part, metric) if metric in part.columns else part.iloc[0:0]

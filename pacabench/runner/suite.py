@@ -130,18 +130,24 @@ class _Strict(BaseModel):
         return None if items is None else [f"{h}x{w}" for h, w in _flatten(items)]
 
 
+PREFIXES = {"model": "", "operator": "op:", "python": "py:"}
+"""Target kinds (suite keys) and the prefix of their specs elsewhere (``op:vit``, ``py:mod:make``)."""
+
+
 class TargetEntry(_Strict):
-    """One thing to sweep: a backbone (``model:``) or a single attention operator (``operator:``)."""
+    """One thing to sweep: a backbone (``model:``), a single attention operator (``operator:``), or a
+    module from the user's own code (``python: <module>:<callable>``, see pacabench.user_targets)."""
 
     model: str | None = None
     operator: str | None = None
+    python: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     label: str | None = None
     resolutions: list[ResolutionItem] | None = Field(default=None, max_length=MAX_SIZES)
     channels_last: bool | None = None  # None: the suite's setting
     compile: bool | None = None        # None: the suite's setting
 
-    @field_validator("model", "operator")
+    @field_validator("model", "operator", "python")
     @classmethod
     def _known_target(cls, name: str | None, info: ValidationInfo) -> str | None:
         if name is not None:
@@ -153,28 +159,28 @@ class TargetEntry(_Strict):
     def _known_params(cls, params: dict, info: ValidationInfo) -> dict:
         from pacabench.targets import TargetError
 
-        model, operator = info.data.get("model"), info.data.get("operator")
-        if params and (model is None) != (operator is None):
+        given = [(kind, info.data[kind]) for kind in PREFIXES if info.data.get(kind) is not None]
+        if params and len(given) == 1:
             try:
-                _parse("model" if model else "operator", model or operator, params)
+                _parse(*given[0], params)
             except TargetError as exc:
                 raise ValueError(str(exc)) from None
         return params
 
     @model_validator(mode="after")
     def _one_kind(self) -> "TargetEntry":
-        if (self.model is None) == (self.operator is None):
-            raise ValueError("give exactly one of `model: NAME` or `operator: NAME`")
+        if sum(getattr(self, kind) is not None for kind in PREFIXES) != 1:
+            raise ValueError("give exactly one of `model: NAME`, `operator: NAME` or `python: MODULE:CALLABLE`")
         return self
 
     @property
     def kind(self) -> str:
-        return "model" if self.model is not None else "operator"
+        return next(kind for kind in PREFIXES if getattr(self, kind) is not None)
 
     @property
     def spec(self) -> tuple[str, str, dict]:
         """(kind, name, params) as the targets module parses them (params type-checked there)."""
-        return _parse(self.kind, self.model or self.operator, self.params)
+        return _parse(self.kind, getattr(self, self.kind), self.params)
 
     @property
     def display_label(self) -> str:
@@ -250,7 +256,7 @@ class Suite(_Strict):
 
 
 def default_label(kind: str, name: str) -> str:
-    return f"op:{name}" if kind == "operator" else name
+    return PREFIXES.get(kind, "") + name
 
 
 def row_label(row) -> str:
@@ -268,12 +274,13 @@ def _parse(kind: str, name: str, params: dict | None = None) -> tuple[str, str, 
     from pacabench.backbones import check_model_params
     from pacabench.operators import OPERATORS
     from pacabench.targets import TargetError, parse_target
+    from pacabench.user_targets import coerce
 
-    parsed_kind, parsed_name, inline = parse_target(f"op:{name}" if kind == "operator" else name)
+    parsed_kind, parsed_name, inline = parse_target(PREFIXES.get(kind, "") + name)
     if not params:
         return parsed_kind, parsed_name, inline
-    check = (OPERATORS[parsed_name].check_params if parsed_kind == "operator"
-             else partial(check_model_params, parsed_name))
+    check = {"operator": lambda p: OPERATORS[parsed_name].check_params(p),
+             "python": coerce}.get(parsed_kind, partial(check_model_params, parsed_name))
     try:
         return parsed_kind, parsed_name, check({**inline, **params})
     except ValueError as exc:
@@ -288,8 +295,8 @@ def _check_target(kind: str, name: str) -> None:
     except TargetError as exc:
         raise ValueError(str(exc)) from None
     if parsed_kind != kind:
-        raise ValueError(f"{name!r} is an {parsed_kind}; "
-                         f"write it as `{parsed_kind}: {name.removeprefix('op:')}`")
+        raise ValueError(f"{name!r} is a target of kind {parsed_kind}; write it as "
+                         f"`{parsed_kind}: {name.removeprefix(PREFIXES[parsed_kind])}`")
 
 
 # ---------------------------------------------------------------- loading and error messages
@@ -520,14 +527,15 @@ def _switch_problem(kind: str, name: str, params: dict, size: tuple[int, int]) -
 
 
 def _size_problem(kind: str, name: str, params: dict, height: int, width: int) -> str | None:
-    """The targets part's own size rule for this target, as a message, or None when it fits."""
+    """The targets part's own size rule for this target, as a message, or None when it fits (user
+    code has no rule pacabench knows: a size it cannot take fails when the cell is built)."""
     from pacabench.backbones import check_size
     from pacabench.operators import OPERATORS
 
     try:
         if kind == "model":
             check_size(name, height, width)
-        else:
+        elif kind == "operator":
             OPERATORS[name].grid(height, width, **params)
     except ValueError as exc:
         return str(exc)
