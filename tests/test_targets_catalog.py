@@ -61,4 +61,4 @@ def test_dense_prediction_suite_validates():
     suite = Path(__file__).parents[1] / "suites" / "dense_prediction.yaml"
     result = runner.invoke(app, ["validate", str(suite)])
     assert result.exit_code == 0, result.output
-    assert f"{suite}: ok (9 targets, 15 cells)" in result.output
+    assert f"{suite}: ok (15 targets, 69 cells)" in result.output
