@@ -139,7 +139,7 @@ def test_mask_rcnn_counts_do_not_depend_on_the_weights():
             model = MaskRCNN(PyramidBackbone(body), channels=32, num_proposals=40, num_detections=8).eval()
         counts.append(count_flops(model, (torch.randn(1, 3, 64, 64, device=device),)))
     assert len({(c.gmacs, c.gmacs_flopcounter) for c in counts}) == 1 and counts[0].agree
-    assert "torchvision::roi_align" in counts[0].uncounted_ops
+    assert any(op.endswith("::roi_align") for op in counts[0].uncounted_ops)
 
 
 def test_dense_models_output_shapes_on_a_small_input():

@@ -16,8 +16,7 @@ by :func:`fixed_rois` from the image size alone, so every count is independent o
 the same on ``meta`` and on a real device. Timing and memory run the same path. What this leaves
 out of a real inference: anchor decoding, NMS and the final box and mask post-processing (no
 multiply-accumulates). RoIAlign's bilinear sampling is not counted as MACs (fvcore and mmcv's
-counters have no handle for it either); it shows in a row's ``uncounted_ops`` as
-``torchvision::roi_align``.
+counters have no handle for it either); ``roi_align`` shows in a row's ``uncounted_ops``.
 """
 from __future__ import annotations
 
