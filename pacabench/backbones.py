@@ -10,15 +10,14 @@ Families and the sizes they take (height and width independently):
 - ViT / DeiT, patch 16 (``vit_*_patch16_*``, ``deit_*_patch16_*``): multiples of 16, built with
   ``img_size=(H, W)`` so timm sizes the position embeddings for that grid.
 - Any other timm model: timm defaults, ``img_size=(H, W)`` when the model accepts it; no size check.
-- PaCa segmentors (``seg:pacavit_*``): a PaCa-ViT feature backbone and :class:`PaCaSegHead`;
-  multiples of 32.
+- Dense models (``det:...``, ``seg:...``; built by :mod:`pacabench.dense`): multiples of 32.
 
 Model parameters (:data:`MODEL_PARAMS`): ``features_only`` builds a backbone in feature mode (timm's
 ``features_only=True``: no head, forward returns the stage maps; timm's Swin gives them channels-last,
 B x h x w x C, which costs the same); ``out_indices`` picks the stages; ``clusters`` (PaCa-ViT zoo
 only) overrides the clusters per stage; ``fused_attn=false`` runs every attention explicitly,
-materialising its attention matrix (:mod:`pacabench.models.fused_attn`). Segmentors take
-``num_classes``, ``clusters`` and ``fused_attn``.
+materialising its attention matrix (:mod:`pacabench.models.fused_attn`). Dense models take
+``num_classes``, ``clusters`` and ``fused_attn`` (:mod:`pacabench.dense`).
 
 Size and parameter problems raise ``ValueError`` with a one-line message; ``pacabench.targets`` turns it into a
 ``TargetError``.
@@ -29,12 +28,9 @@ from typing import Any, Mapping, Sequence
 
 import timm
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from pacabench.models import RELEASED_FIGURES, ZOO_VARIANTS, PaCaSegHead, set_fused_attn  # registers the zoo
-
-SEGMENTOR_PREFIX = "seg:"
+from pacabench.models import RELEASED_FIGURES, ZOO_VARIANTS, set_fused_attn  # registers the zoo
 
 
 @dataclass(frozen=True)
@@ -53,7 +49,7 @@ FAMILIES = (
     Family("Swin", r"^swin_.*_patch4_window7_", 32, 4, True),
     Family("PVTv2", r"^pvt_v2_", 32, 4, False),
     Family("ViT/DeiT", r"^(vit|deit)_.*_patch16_", 16, 16, True),
-    Family("PaCa segmentor", r"^seg:pacavit_", 32, 4, False),
+    Family("dense model", r"^(det|seg):", 32, 4, False),
 )
 
 # Released ImageNet-1k figures at 224 px (DESIGN.md section 4): params in millions, GMACs.
@@ -74,17 +70,6 @@ RELEASED_PEER_FIGURES = {
     "deit_base_patch16_224": {"params_m": 86.6, "gmacs": 17.6},
 }
 PEER_BACKBONES = tuple(RELEASED_PEER_FIGURES)
-
-# Released semantic segmentation figures (ADE20K, 512x512, 150 classes, backbone clusters
-# [200, 200, 200, 0], PaCa head; DESIGN.md section 3): params in millions, GMACs counted by fvcore.
-RELEASED_SEG_FIGURES = {
-    "seg:pacavit_tiny_p2cconv_100_0": {"params_m": 13.3, "gmacs": 34.4},
-    "seg:pacavit_small_p2cconv_100_0": {"params_m": 23.2, "gmacs": 47.2},
-    "seg:pacavit_small_p2cmlp_100_0": {"params_m": 24.0, "gmacs": 50.0},
-    "seg:pacavit_base_p2cconv_100_0": {"params_m": 48.0, "gmacs": 68.5},
-}
-SEGMENTORS = tuple(RELEASED_SEG_FIGURES)
-SEGMENTOR_DEFAULTS = {"num_classes": 150, "clusters": [200, 200, 200, 0]}
 
 
 def family_of(name: str) -> Family | None:
@@ -133,17 +118,16 @@ MODEL_PARAMS = {
 
 
 def allowed_params(name: str) -> tuple[str, ...]:
-    """The parameters model ``name`` takes: segmentors, the PaCa-ViT zoo, any other timm model."""
-    if name.startswith(SEGMENTOR_PREFIX):
-        return ("clusters", "num_classes", "fused_attn")
+    """The parameters model ``name`` takes: the PaCa-ViT zoo, any other timm model."""
     if name in ZOO_VARIANTS:
         return ("clusters", "features_only", "out_indices", "fused_attn")
     return ("features_only", "out_indices", "fused_attn")
 
 
-def check_model_params(name: str, params: Mapping[str, Any]) -> dict:
-    """Only the given keys, parsed to JSON-able values (lists, not tuples); ValueError naming the key."""
-    allowed = allowed_params(name)
+def check_model_params(name: str, params: Mapping[str, Any], allowed: Sequence[str] | None = None) -> dict:
+    """Only the given keys, parsed to JSON-able values (lists, not tuples); ValueError naming the key.
+    ``allowed`` defaults to :func:`allowed_params` of ``name``."""
+    allowed = allowed or allowed_params(name)
     checked = {}
     for key, value in params.items():
         if key not in allowed:
@@ -154,7 +138,7 @@ def check_model_params(name: str, params: Mapping[str, Any]) -> dict:
     return checked
 
 
-def _create(name: str, **kwargs) -> nn.Module:
+def create_model(name: str, **kwargs) -> nn.Module:
     """timm.create_model; a model timm cannot build in feature mode is a ValueError."""
     try:
         return timm.create_model(name, **kwargs)
@@ -178,45 +162,17 @@ def build_backbone(name: str, height: int, width: int, *, device="cpu",
     with torch.device(device):
         if family is not None:
             kwargs = {"img_size": (height, width)} if family.takes_img_size else {}
-            model = _create(name, **kwargs, **options)
+            model = create_model(name, **kwargs, **options)
         else:
             try:
-                model = _create(name, img_size=(height, width), **options)
+                model = create_model(name, img_size=(height, width), **options)
             except TypeError:  # the model has no img_size option: timm defaults
-                model = _create(name, **options)
-    _switch_attention(name, model, fused_attn)
+                model = create_model(name, **options)
+    switch_attention(name, model, fused_attn)
     return model.to(dtype=dtype).eval()
 
 
-class Segmentor(nn.Module):
-    """A feature backbone and a decode head, as mmseg's EncoderDecoder runs them at inference: the
-    head's stride-4 logits are resized bilinearly to the input, so forward gives B x K x H x W."""
-
-    def __init__(self, backbone: nn.Module, decode_head: nn.Module):
-        super().__init__()
-        self.backbone = backbone
-        self.decode_head = decode_head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.decode_head(self.backbone(x))
-        return F.interpolate(logits, size=x.shape[2:], mode="bilinear", align_corners=False)
-
-
-def build_segmentor(name: str, height: int, width: int, *, device="cpu",
-                    dtype: torch.dtype = torch.float32, **params) -> Segmentor:
-    """``seg:<zoo variant>``: the PaCa-ViT feature backbone (``clusters``, default [200, 200, 200, 0])
-    and :class:`PaCaSegHead` for ``num_classes`` (default 150), random weights, eval mode."""
-    check_size(name, height, width)
-    options = {**SEGMENTOR_DEFAULTS, **check_model_params(name, params)}
-    with torch.device(device):
-        backbone = _create(name.removeprefix(SEGMENTOR_PREFIX), features_only=True,
-                           clusters=tuple(options["clusters"]))
-        head = PaCaSegHead(backbone.feature_info.channels(), num_classes=options["num_classes"])
-    _switch_attention(name, backbone, options.get("fused_attn", True))
-    return Segmentor(backbone, head).to(dtype=dtype).eval()
-
-
-def _switch_attention(name: str, model: nn.Module, fused_attn: bool) -> None:
+def switch_attention(name: str, model: nn.Module, fused_attn: bool) -> None:
     """Apply the ``fused_attn`` parameter; asking a model without the switch for explicit attention
     is an error rather than a measurement of something else."""
     if not set_fused_attn(model, fused_attn) and not fused_attn:
@@ -246,11 +202,9 @@ def _model_token_stride(model: nn.Module | None) -> int:
 
 
 def describe(name: str) -> str:
-    """One line for ``pacabench list``: family, and the released figures where known (224 px for
-    classifiers, 512x512 with 150 classes for segmentors)."""
+    """One line for ``pacabench list``: family, and the released ImageNet figures (224 px) where known."""
     family = family_of(name)
-    figures = RELEASED_FIGURES.get(name) or RELEASED_PEER_FIGURES.get(name) or RELEASED_SEG_FIGURES.get(name) or {}
-    released_at = "512x512, 150 classes" if name in RELEASED_SEG_FIGURES else "224"
+    figures = RELEASED_FIGURES.get(name) or RELEASED_PEER_FIGURES.get(name) or {}
     released = [f"{figures['top1']}% top-1" if figures.get("top1") else None,
                 f"{figures['params_m']}M params" if figures.get("params_m") else None,
                 f"{figures['gmacs']} GMACs" if figures.get("gmacs") else None]
@@ -261,10 +215,9 @@ def describe(name: str) -> str:
         family_text += {"p2cconv": ", conv clustering", "p2cmlp": ", MLP clustering",
                         "p2clinear": ", linear clustering", "convmixer": ", clustering teacher"}[clustering[1]]
     sizes = f"sizes: multiples of {family.multiple}" if family else "sizes: timm defaults"
-    return f"{family_text}; {sizes}" + (f"; released at {released_at}: {released}" if released else "")
+    return f"{family_text}; {sizes}" + (f"; released at 224: {released}" if released else "")
 
 
-__all__ = ["FAMILIES", "MODEL_PARAMS", "PEER_BACKBONES", "RELEASED_PEER_FIGURES", "RELEASED_SEG_FIGURES",
-           "SEGMENTORS", "SEGMENTOR_DEFAULTS", "SEGMENTOR_PREFIX", "Segmentor", "allowed_params",
-           "build_backbone", "build_segmentor", "check_model_params", "check_size", "describe",
-           "family_of", "first_stage_tokens"]
+__all__ = ["FAMILIES", "MODEL_PARAMS", "PEER_BACKBONES", "RELEASED_PEER_FIGURES", "allowed_params",
+           "build_backbone", "check_model_params", "check_size", "create_model", "describe", "family_of",
+           "first_stage_tokens", "switch_attention"]

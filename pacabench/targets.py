@@ -1,14 +1,16 @@
-"""What can be measured: a model (any timm name, the PaCa-ViT zoo included), a PaCa segmentor, or an
-attention operator.
+"""What can be measured: a model (any timm name, the PaCa-ViT zoo included), a dense model (a detector
+or segmenter on such a backbone), or an attention operator.
 
-Spec syntax: a model is its timm name (``swin_tiny_patch4_window7_224``); a segmentor is
-``seg:<zoo variant>`` (PaCa-ViT feature backbone + PaCa segmentation head); an operator is
-``op:NAME``. Each takes optional parameters as a query string, ``NAME?key=value&key=value``:
-``op:paca?clusters=49``, ``op:swin?shift=true``, ``op:pvt?sr_ratio=4&dim=64&heads=1``,
+Spec syntax: a model is its timm name (``swin_tiny_patch4_window7_224``); a dense model is
+``det:maskrcnn:<backbone>``, ``seg:upernet:<backbone>``, ``seg:fpn:<backbone>`` or ``seg:paca:<backbone>``
+(``seg:<zoo variant>`` for short; :mod:`pacabench.dense`); an operator is ``op:NAME``. Each takes
+optional parameters as a query string, ``NAME?key=value&key=value``: ``op:paca?clusters=49``,
+``op:swin?shift=true``, ``op:pvt?sr_ratio=4&dim=64&heads=1``,
 ``pacavit_tiny_p2cconv_100_0?features_only=true&clusters=200,200,200,0``,
-``seg:pacavit_small_p2cconv_100_0?num_classes=150`` (model parameters: ``pacabench.backbones``). A
-target from the user's own code is ``py:<module>:<callable>?key=value`` (:mod:`pacabench.user_targets`).
-Every problem is a :class:`TargetError` with a one-line message.
+``det:maskrcnn:pvt_v2_b1?num_classes=91`` (model parameters: ``pacabench.backbones``, ``pacabench.dense``).
+Dense models count as kind "model". A target from the user's own code is
+``py:<module>:<callable>?key=value`` (:mod:`pacabench.user_targets`). Every problem is a
+:class:`TargetError` with a one-line message.
 """
 import difflib
 from dataclasses import dataclass
@@ -19,8 +21,9 @@ import torch
 from torch import nn
 
 from pacabench import user_targets
-from pacabench.backbones import (SEGMENTOR_PREFIX, build_backbone, build_segmentor, check_model_params,
-                                 check_size, first_stage_tokens)
+from pacabench.backbones import build_backbone, check_model_params, check_size, first_stage_tokens
+from pacabench.dense import (RELEASED_DENSE, SEG_PREFIX, build_dense, check_dense_params, is_dense, parse_dense,
+                             pyramid_indices)
 from pacabench.models import ZOO_VARIANTS
 from pacabench.operators import OPERATORS, OperatorSpec
 from pacabench.operators.spec import random_input
@@ -61,9 +64,9 @@ def _closeness(name: str, candidate: str) -> tuple[float, float]:
 
 def _suggest(name: str) -> str:
     """Up to three known names, each once: those that start with ``name`` (catalog order), then the
-    closest. Segmentor names are offered only for a ``seg:`` name (they would crowd out the zoo)."""
-    segmentors = [SEGMENTOR_PREFIX + zoo for zoo in ZOO_VARIANTS] if name.startswith(SEGMENTOR_PREFIX) else []
-    candidates = list(dict.fromkeys([*segmentors, *ZOO_VARIANTS, *timm.list_models(),
+    closest. Dense names are offered only for a dense name (they would crowd out the zoo)."""
+    dense = [*RELEASED_DENSE, *(SEG_PREFIX + zoo for zoo in ZOO_VARIANTS)] if is_dense(name) else []
+    candidates = list(dict.fromkeys([*dense, *ZOO_VARIANTS, *timm.list_models(),
                                      *(OPERATOR_PREFIX + op for op in OPERATORS)]))
     starting = [candidate for candidate in candidates if candidate.startswith(name)]
     scores = {candidate: _closeness(name, candidate) for candidate in candidates}
@@ -81,12 +84,24 @@ def _operator(name: str) -> OperatorSpec:
 
 
 def _check_model(name: str) -> None:
-    if name.startswith(SEGMENTOR_PREFIX):
-        if name.removeprefix(SEGMENTOR_PREFIX) not in ZOO_VARIANTS:
-            raise TargetError(f"unknown segmentor '{name}'; its backbone must be a PaCa-ViT zoo variant; "
-                              f"{_suggest(name)}")
+    if is_dense(name):
+        try:
+            backbone = parse_dense(name).backbone
+        except ValueError as error:  # seg:<name> without a head may be a typo in a zoo name
+            alias = name.startswith(SEG_PREFIX) and name.count(":") == 1
+            raise TargetError(f"{error}; {_suggest(name)}" if alias else str(error)) from None
+        if backbone not in ZOO_VARIANTS and not timm.is_model(backbone):
+            raise TargetError(f"{name}: unknown backbone '{backbone}'; {_suggest(backbone)}")
+        try:
+            pyramid_indices(backbone)
+        except ValueError as error:
+            raise TargetError(f"{name}: {error}") from None
     elif name not in ZOO_VARIANTS and not timm.is_model(name):
         raise TargetError(f"unknown model '{name}'; {_suggest(name)}")
+
+
+def _check_params(name: str, params: Mapping) -> dict:
+    return _checked(check_dense_params if is_dense(name) else check_model_params, name, params)
 
 
 def _parse_query(target: str, query: str) -> dict:
@@ -101,7 +116,7 @@ def _parse_query(target: str, query: str) -> dict:
 
 
 def parse_target(spec: str) -> tuple[str, str, dict]:
-    """``(kind, name, params)``: kind "model" (segmentors included) or "operator"; params type-checked
+    """``(kind, name, params)``: kind "model" (dense models included) or "operator"; params type-checked
     (only those given)."""
     spec = spec.strip()
     if spec.startswith(user_targets.PY_PREFIX):
@@ -114,7 +129,7 @@ def parse_target(spec: str) -> tuple[str, str, dict]:
         return "operator", name, _checked(operator.check_params, _parse_query(OPERATOR_PREFIX + name, query))
     name, _, query = spec.partition("?")
     _check_model(name)
-    return "model", name, _checked(check_model_params, name, _parse_query(name, query))
+    return "model", name, _check_params(name, _parse_query(name, query))
 
 
 def build_target(kind: str, name: str, params: Mapping, height: int, width: int, batch: int, *,
@@ -140,9 +155,9 @@ def build_target(kind: str, name: str, params: Mapping, height: int, width: int,
         return Built(*_checked(user_targets.build, factory, user_targets.PY_PREFIX + name, params, height, width,
                                batch, device=device, dtype=dtype))
     _check_model(name)
-    params = _checked(check_model_params, name, params)
+    params = _check_params(name, params)
     _checked(check_size, name, height, width)
-    build = build_segmentor if name.startswith(SEGMENTOR_PREFIX) else build_backbone
+    build = build_dense if is_dense(name) else build_backbone
     module = _checked(build, name, height, width, device=device, dtype=dtype, **params)
     images = random_input((batch, 3, height, width), device=device, dtype=dtype)
     return Built(module, (images,), first_stage_tokens(name, height, width, module))

@@ -1,8 +1,8 @@
-"""Dense prediction: backbones in feature mode, cluster overrides, and the PaCa segmentor target."""
+"""Backbones in feature mode, cluster overrides, and the PaCa segmentor alias seg:<zoo variant>."""
 import pytest
 import torch
 
-from pacabench.backbones import RELEASED_SEG_FIGURES
+from pacabench.dense import RELEASED_DENSE_FIGURES
 from pacabench.measure.cell import Cell, measure_cell
 from pacabench.measure.flops import count_flops, count_params
 from pacabench.targets import build_target, parse_target
@@ -52,7 +52,7 @@ def test_segmentor_matches_released_tiny_complexity():
     params = count_params(built.module)
     # backbone with clusters [200, 200, 200, 0] + PaCaSegHead(150 classes), both as in test_models_seg_head
     assert params == 11_876_480 + 1_450_284
-    released = RELEASED_SEG_FIGURES["seg:" + TINY]
+    released = RELEASED_DENSE_FIGURES["seg:paca:" + TINY]
     assert params / 1e6 == pytest.approx(released["params_m"], rel=0.005)
     assert count_flops(built.module, built.inputs).gmacs == pytest.approx(released["gmacs"], rel=0.01)
 

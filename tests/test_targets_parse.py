@@ -23,6 +23,11 @@ from pacabench.targets import Built, TargetError, build_target, parse_target
     ("seg:pacavit_tiny_p2cconv_100_0", ("model", "seg:pacavit_tiny_p2cconv_100_0", {})),
     ("seg:pacavit_small_p2cmlp_100_0?num_classes=19&clusters=100,100,100,0",
      ("model", "seg:pacavit_small_p2cmlp_100_0", {"num_classes": 19, "clusters": [100, 100, 100, 0]})),
+    ("det:maskrcnn:pacavit_tiny_p2cconv_100_0", ("model", "det:maskrcnn:pacavit_tiny_p2cconv_100_0", {})),
+    ("seg:upernet:pvt_v2_b1?num_classes=19", ("model", "seg:upernet:pvt_v2_b1", {"num_classes": 19})),
+    ("seg:fpn:pacavit_tiny_p2cconv_100_0?clusters=49,49,49,0",
+     ("model", "seg:fpn:pacavit_tiny_p2cconv_100_0", {"clusters": [49, 49, 49, 0]})),
+    ("seg:paca:resnet50?fused_attn=true", ("model", "seg:paca:resnet50", {"fused_attn": True})),
 ])
 def test_parse(spec, expected):
     assert parse_target(spec) == expected
@@ -53,8 +58,20 @@ def test_parse(spec, expected):
      "seg:pacavit_tiny_p2cconv_100_0: num_classes must be an integer >= 1 such as 150, got '0'"),
     ("resnet18?features_only", "resnet18: parameter 'features_only' is not key=value; "
      "write resnet18?key=value&key=value"),
-    ("seg:resnet18", "unknown segmentor 'seg:resnet18'; its backbone must be a PaCa-ViT zoo variant; "
+    ("seg:resnet18", "unknown dense model 'seg:resnet18'; seg:<zoo variant> is the PaCa head on a PaCa-ViT "
+     "zoo model, on other backbones write seg:paca:resnet18, seg:upernet:resnet18 or seg:fpn:resnet18; "
      "did you mean: seresnet18, skresnet18, resnet18?"),
+    ("det:maskrcnn:deit_small_patch16_224", "det:maskrcnn:deit_small_patch16_224: deit_small_patch16_224 has no "
+     "pyramid feature mode: its feature maps have strides 16, 16, 16, and the dense heads need one map at "
+     "each of 4, 8, 16 and 32 (as PaCa-ViT, Swin, PVTv2, ResNet or ConvNeXt give)"),
+    ("det:yolo:resnet18", "unknown dense model 'det:yolo' in 'det:yolo:resnet18'; use det:maskrcnn:<backbone>, "
+     "seg:upernet:<backbone>, seg:fpn:<backbone> or seg:paca:<backbone>"),
+    ("det:resnet50", "unknown dense model 'det:resnet50'; write det:maskrcnn:resnet50"),
+    ("seg:upernet:", "'seg:upernet:' names no backbone; write seg:upernet:<backbone>"),
+    ("seg:upernet:swin_tny", "seg:upernet:swin_tny: unknown backbone 'swin_tny'; did you mean: "
+     "swin_tiny_patch4_window7_224, swin_s3_tiny_224, swinv2_tiny_window8_256?"),
+    ("seg:upernet:pvt_v2_b1?clusters=200,200,200,0", "seg:upernet:pvt_v2_b1: unknown parameter 'clusters'; "
+     "allowed: num_classes, fused_attn"),
 ])
 def test_parse_errors_are_one_line(spec, message):
     with pytest.raises(TargetError) as error:
@@ -90,7 +107,7 @@ def test_build_model_tokens_and_dtype():
      "resnet18: fused_attn=false needs attention layers with timm's fused_attn switch, and this model has "
      "none; drop the parameter"),
     (("model", "seg:pacavit_tiny_p2cconv_100_0", {}, 500, 512, 1), "seg:pacavit_tiny_p2cconv_100_0 "
-     "(PaCa segmentor) takes sizes that are positive multiples of 32 (e.g. 224, 256, 512); got 500x512"),
+     "(dense model) takes sizes that are positive multiples of 32 (e.g. 224, 256, 512); got 500x512"),
     (("model", "seg:pacavit_convmixer_tiny_100", {}, 512, 512, 1),
      "PaCaTeacher predicts clusters for every stage; got num_clusters=[200, 200, 200, 0]"),
     (("operator", "vit", {"dim": 64, "heads": 3}, 224, 224, 1),

@@ -3,7 +3,8 @@ import json
 
 import typer
 
-from pacabench.backbones import PEER_BACKBONES, SEGMENTOR_DEFAULTS, SEGMENTORS, describe
+from pacabench.backbones import PEER_BACKBONES, describe
+from pacabench.dense import RELEASED_DENSE, dense_defaults, describe_dense
 from pacabench.models import ZOO_VARIANTS
 from pacabench.operators import OPERATORS
 from pacabench.targets import OPERATOR_PREFIX
@@ -19,11 +20,13 @@ OPERATOR_SYNTAX = (
 MODEL_SYNTAX = (
     "Models take parameters the same way: NAME?features_only=true builds the feature backbone (no head; "
     "the stage maps), with out_indices=1,2,3 to pick stages; PaCa-ViT models also take clusters=200,200,200,0. "
-    "A segmentor is seg:<zoo variant> (PaCa-ViT feature backbone + PaCa segmentation head; "
-    "num_classes default 150, clusters default 200,200,200,0)."
+    "A dense model is det:maskrcnn:<backbone> (Mask R-CNN 1x), seg:upernet:<backbone> (UperNet), "
+    "seg:fpn:<backbone> (Semantic FPN) or seg:paca:<backbone> (PaCa head; seg:<zoo variant> for short), on a "
+    "PaCa-ViT zoo model or any timm model with maps at strides 4, 8, 16, 32; it takes num_classes "
+    "(80 / 150), fused_attn, and on a zoo backbone clusters (default: as released)."
 )
-HELP = f"""List the PaCa-ViT zoo, the peer backbones, the PaCa segmentors and the attention operators,
-one line each.
+HELP = f"""List the PaCa-ViT zoo, the peer backbones, the released dense models and the attention
+operators, one line each.
 
 Any other timm model name is accepted too (built with timm defaults).
 
@@ -40,6 +43,8 @@ Examples:
   pacabench flops 'op:paca?clusters=49' --resolution 896 --json
 
   pacabench flops seg:pacavit_tiny_p2cconv_100_0 --resolution 512
+
+  pacabench flops det:maskrcnn:swin_tiny_patch4_window7_224 --size 800x1280
 """
 
 
@@ -57,7 +62,8 @@ def _catalog() -> dict:
     return {
         "zoo": model_rows(ZOO_VARIANTS),
         "backbones": model_rows(PEER_BACKBONES),
-        "segmentors": [dict(row, defaults=SEGMENTOR_DEFAULTS) for row in model_rows(SEGMENTORS)],
+        "dense": [{"name": name, "description": describe_dense(name), "defaults": dense_defaults(name)}
+                  for name in RELEASED_DENSE],
         "operators": [{"name": OPERATOR_PREFIX + spec.name, "description": spec.description,
                        "defaults": spec.defaults} for spec in OPERATORS.values()],
     }
@@ -72,7 +78,8 @@ def list_targets(
         typer.echo(json.dumps(catalog, indent=2))
         return
     titles = {"zoo": "PaCa-ViT zoo", "backbones": "Peer backbones",
-              "segmentors": "PaCa segmentors (seg:<zoo variant>?num_classes=K&clusters=a,b,c,d)",
+              "dense": "Dense models, as released (det:maskrcnn|seg:upernet|seg:fpn|seg:paca:<backbone>"
+                       "?num_classes=K&clusters=a,b,c,d)",
               "operators": "Attention operators (op:NAME?key=value&key=value)"}
     for section, rows in catalog.items():
         typer.echo(f"{titles[section]}:")

@@ -13,12 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["PaCaSegHead"]
+from pacabench.models.pyramid import PyramidBackbone
+from pacabench.models.segmentor import Segmentor, conv_bn_relu
 
-
-def _conv_bn_relu(in_ch: int, out_ch: int) -> nn.Sequential:
-    """1x1 conv (no bias: a BN follows) + BN + ReLU, mmseg's ConvModule with a BN norm."""
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True))
+__all__ = ["PaCaSegHead", "paca_segmentor"]
 
 
 class LinearBnReLU(nn.Module):
@@ -46,12 +44,12 @@ class PaCaSegHead(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         fused = channels * len(in_channels)
-        self.convs = nn.ModuleList([_conv_bn_relu(c, channels) for c in in_channels])
-        self.q = _conv_bn_relu(fused, channels)
-        self.clustering = nn.Sequential(_conv_bn_relu(fused, channels), nn.Conv2d(channels, num_classes, 1))
+        self.convs = nn.ModuleList([conv_bn_relu(c, channels) for c in in_channels])
+        self.q = conv_bn_relu(fused, channels)
+        self.clustering = nn.Sequential(conv_bn_relu(fused, channels), nn.Conv2d(channels, num_classes, 1))
         self.k = LinearBnReLU(fused, channels)
         self.v = LinearBnReLU(fused, channels)
-        self.proj = _conv_bn_relu(channels, channels)
+        self.proj = conv_bn_relu(channels, channels)
         self.dropout = nn.Dropout2d(dropout)
         self.conv_seg = nn.Conv2d(channels, num_classes, 1)
 
@@ -73,3 +71,8 @@ class PaCaSegHead(nn.Module):
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         return self.forward_with_cluster_logits(features)[0]
+
+
+def paca_segmentor(backbone: PyramidBackbone, num_classes: int = 150) -> Segmentor:
+    """A backbone and the PaCa head (the released ADE20K segmenters: 150 classes, no auxiliary head)."""
+    return Segmentor(backbone, PaCaSegHead(backbone.channels, num_classes=num_classes))
