@@ -207,3 +207,29 @@ def test_vit_at_4096_px_is_counted_exactly_on_meta():
     assert result.by_class == {"mixing": attention, "dense": linears + patch_embed + head, "other": norms}
     assert attention / result.macs > 0.96               # what fvcore alone would have dropped
     assert result.agree
+
+
+class NearestUpsample(nn.Module):
+    def forward(self, x):
+        return F.interpolate(x, scale_factor=2, mode="nearest")
+
+
+@pytest.mark.parametrize("device", ["cpu", "meta"])
+def test_nearest_upsampling_is_counted_as_itself_not_decomposed(device):
+    """FlopCounterMode decomposes ops with a composite kernel before counting; an FPN's nearest
+    upsampling would then vanish into index arithmetic. pacabench counts it as fvcore does."""
+    x = torch.empty(1, 4, 5, 7, device=device)
+    result = count_flops(NearestUpsample(), (x,))
+    assert result.by_class == {"mixing": 0, "dense": 0, "other": 4 * 10 * 14}
+    assert result.fvcore_macs == result.macs and result.uncounted_ops == []
+
+
+def test_uncounted_ops_carry_their_namespace():
+    import torchvision
+
+    class Pool(nn.Module):
+        def forward(self, x, boxes):
+            return torchvision.ops.roi_align(x, boxes, 2)
+
+    uncounted = count_flops(Pool(), (torch.randn(1, 2, 8, 8), torch.tensor([[0.0, 0, 0, 4, 4]]))).uncounted_ops
+    assert "torchvision::roi_align" in uncounted

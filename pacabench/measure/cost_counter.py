@@ -24,6 +24,7 @@ import functools
 from collections import defaultdict
 
 import torch
+from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 from torch.utils.weak import WeakIdKeyDictionary
 
@@ -51,6 +52,22 @@ _NOT_COMPUTE = frozenset({
 })
 
 
+_OWN_FORMULAS = frozenset(DISPATCH_FORMULAS)
+
+
+class _CountedAsThemselves(flop_counter._FlopCounterMode):
+    """FlopCounterMode's dispatch mode, except that an op pacabench has a formula for is counted as
+    itself: FlopCounterMode first decomposes any op with a composite kernel, so ``upsample_nearest2d``
+    (an FPN's top-down path) would reach the counter only as index arithmetic, uncounted."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        packet = getattr(func, "_overloadpacket", None)
+        if packet in _OWN_FORMULAS:
+            out = func(*args, **(kwargs or {}))
+            return self.counter._count_flops(packet, out, args, kwargs or {})
+        return super().__torch_dispatch__(func, types, args, kwargs)
+
+
 class CostCounter(FlopCounterMode):
     """FlopCounterMode that also records, per module path, the MACs of each op class.
 
@@ -70,6 +87,13 @@ class CostCounter(FlopCounterMode):
         self._flops: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OP_CLASSES, 0))
         self.uncounted: set[str] = set()
 
+    def __enter__(self):
+        super().__enter__()
+        self.mode.__exit__(None, None, None)  # the base class's mode, replaced by one that counts ours
+        self.mode = _CountedAsThemselves(self)
+        self.mode.__enter__()
+        return self
+
     def _depends(self, tensor) -> bool:
         return isinstance(tensor, torch.Tensor) and tensor in self._dependent
 
@@ -82,7 +106,7 @@ class CostCounter(FlopCounterMode):
         if func_packet not in self.flop_registry:
             name = func_packet.__name__
             if name not in _NOT_COMPUTE and not _is_view_op(func_packet) and _tensors(out):
-                self.uncounted.add(f"aten::{name}")
+                self.uncounted.add(func_packet._qualified_op_name)
             return out
         flops = self.flop_registry[func_packet](*args, **kwargs, out_val=out)
         split = self._classify(func_packet, args, flops)
