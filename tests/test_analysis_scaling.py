@@ -188,3 +188,22 @@ def test_rows_without_a_token_count_are_left_out_of_fits():
     rows.loc[rows["resolution_h"] == 1344, "tokens"] = None
     paca = scaling_table(label_rows(rows)).set_index(["series", "metric"]).loc[("op:paca", "gmacs")]
     assert paca["points"] == 4 and paca["verdict"] == "linear"
+
+
+def test_a_total_off_any_polynomial_is_decided_on_exact_mixing_counts():
+    """A detector: its P6 rounds up (ceil) so the total is no polynomial, while its attention's
+    mixing MACs are; their exact c2 decides, and gives the N^2 term's place and share."""
+    sizes = (224, 320, 448, 640, 896)
+    rows = make_rows(operators=("vit",), resolutions=sizes, oom=(), noise=0.0)
+    n = rows["tokens"].to_numpy()
+    mixing = 2 * 96 * n * n // 4096
+    ceil_term = 7 * np.ceil(np.sqrt(n) / 6)
+    rows["gmacs"] = (mixing + 500 * n + ceil_term) / 1e9
+    rows["gmacs_mixing"] = mixing / 1e9
+    rows["module_macs"] = [json.dumps({"stage4.attn": [int(m), 0, 0], "neck": [0, int(500 * t + c), 0]})
+                           for m, t, c in zip(mixing, n, ceil_term)]
+    row = scaling_table(label_rows(rows)).set_index(["series", "metric"]).loc[("op:vit", "gmacs")]
+    assert row["verdict"] == "quadratic" and row["method"] == "not a polynomial; mixing exact"
+    assert row["c2"] * 1e9 == pytest.approx(2 * 96 / 4096) and row["quadratic_modules"] == "stage4.attn"
+    assert row["reason"].startswith("quadratic: counts are not a polynomial in N (")
+    assert "; their mixing MACs are, exactly: an N² term in stage4.attn; " in row["reason"]

@@ -136,14 +136,20 @@ def count_scaling(part: pd.DataFrame, metric: str, stride: float) -> Scaling:
 
 
 def _non_polynomial(part: pd.DataFrame, metric: str, model: CostModel, stride: float) -> Scaling:
-    """Counts off any polynomial in N: decided on the growth of the mixing MACs per token."""
+    """Counts off any polynomial in N: decided on the growth of the mixing MACs per token, exactly
+    when the mixing MACs themselves are a polynomial (a detector whose P6 rounds up, say), else on
+    their per-token slope (windows padded at some sizes)."""
     basis = "gmacs_mixing" if "gmacs_mixing" in part.columns and part["gmacs_mixing"].notna().all() else metric
     tokens, values = _counts(part, basis)
     what = "mixing MACs" if basis == "gmacs_mixing" else NOUNS[metric]
+    lead = (f"counts are not a polynomial in N (c0 + c1·N + c2·N² misses by up to {_percents(model.max_residual)}, "
+            f"e.g. a window padded or a feature map rounded up at some sizes)")
+    if basis != metric:
+        mixing = fit_counts(tokens, values, COUNT_PRECISION)
+        if mixing is not None and mixing.exact:
+            return _on_exact_mixing(part, metric, model, mixing, lead, stride)
     per_token = [v / n for n, v in zip(tokens, values)]
     slope = per_token_slope(tokens, values)
-    lead = (f"counts are not a polynomial in N (c0 + c1·N + c2·N² misses by up to {model.max_residual:.2%}, "
-            f"e.g. windows padded at some sizes)")
     if slope is None:
         return Scaling("linear", f"linear: {lead}; no {what}", model, "not a polynomial")
     growth = per_token[-1] / per_token[0] if per_token[0] else math.inf
@@ -155,6 +161,26 @@ def _non_polynomial(part: pd.DataFrame, metric: str, model: CostModel, stride: f
     reason = (f"{verdict}: {lead}; {what} per token change x{growth:.2f} from {span} "
               f"(as N^{slope:.2f}; N² would be N^1)" + (f"; carried by {where}" if where else ""))
     return Scaling(verdict, reason, model, "not a polynomial", where)
+
+
+def _on_exact_mixing(part: pd.DataFrame, metric: str, total: CostModel, mixing: CostModel, lead: str,
+                     stride: float) -> Scaling:
+    """The verdict of a non-polynomial count whose mixing MACs fit exactly: their c2 is the N^2 term,
+    and c0 + c1*N is the least-squares fit of the rest (the total minus that term)."""
+    c2 = mixing.c2 if mixing.has_quadratic_term() else 0.0
+    n = np.asarray(total.tokens, dtype=float)
+    values = np.asarray(total.values)
+    c1, c0 = np.polyfit(n, values - c2 * n * n, 1)
+    fitted = c0 + c1 * n + c2 * n * n
+    model = CostModel(float(c0), float(c1), c2, total.tokens, total.values, exact=False,
+                      max_residual=float(np.max(np.abs(values - fitted) / values)), precision=total.precision)
+    if not c2:
+        return Scaling("linear", f"linear: {lead}; their mixing MACs are, exactly, with no N² term", model,
+                       "not a polynomial; mixing exact")
+    where = carriers_text(part, "mixing", exact_series=True)
+    sentence = _quadratic_sentence(model, NOUNS[metric], where, part, stride).removeprefix("quadratic: ")
+    return Scaling("quadratic", f"quadratic: {lead}; their mixing MACs are, exactly: {sentence}", model,
+                   "not a polynomial; mixing exact", where)
 
 
 def _quadratic_sentence(model: CostModel, what: str, where: str, part: pd.DataFrame, stride: float) -> str:
