@@ -22,69 +22,15 @@ materialising its attention matrix (:mod:`pacabench.models.fused_attn`). Dense m
 Size and parameter problems raise ``ValueError`` with a one-line message; ``pacabench.targets`` turns it into a
 ``TargetError``.
 """
-import re
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import timm
 import torch
 from torch import nn
 
-from pacabench.models import RELEASED_FIGURES, ZOO_VARIANTS, set_fused_attn  # registers the zoo
-
-
-@dataclass(frozen=True)
-class Family:
-    """How one backbone family is built at a size and where its first attention stage is."""
-
-    name: str
-    pattern: str          # regular expression on the timm model name
-    multiple: int         # H and W must be positive multiples of this
-    token_stride: int     # pixels per token side at the first attention stage
-    takes_img_size: bool  # pass img_size=(H, W) to timm.create_model
-
-
-FAMILIES = (
-    Family("PaCa-ViT", r"^pacavit_", 32, 4, False),
-    Family("Swin", r"^swin_.*_patch4_window7_", 32, 4, True),
-    Family("PVTv2", r"^pvt_v2_", 32, 4, False),
-    Family("ViT/DeiT", r"^(vit|deit)_.*_patch16_", 16, 16, True),
-    Family("dense model", r"^(det|seg):", 32, 4, False),
-)
-
-# Released ImageNet-1k figures at 224 px (DESIGN.md section 4): params in millions, GMACs.
-RELEASED_PEER_FIGURES = {
-    "swin_tiny_patch4_window7_224": {"params_m": 28.3, "gmacs": 4.5},
-    "swin_small_patch4_window7_224": {"params_m": 49.6, "gmacs": 8.7},
-    "swin_base_patch4_window7_224": {"params_m": 87.8, "gmacs": 15.4},
-    "pvt_v2_b0": {"params_m": None, "gmacs": None},
-    "pvt_v2_b1": {"params_m": 14.0, "gmacs": 2.1},
-    "pvt_v2_b2": {"params_m": 25.4, "gmacs": 4.0},
-    "pvt_v2_b2_li": {"params_m": 22.6, "gmacs": 3.9},
-    "pvt_v2_b3": {"params_m": 45.2, "gmacs": 6.9},
-    "pvt_v2_b4": {"params_m": None, "gmacs": None},
-    "pvt_v2_b5": {"params_m": None, "gmacs": None},
-    "vit_small_patch16_224": {"params_m": None, "gmacs": None},
-    "vit_base_patch16_224": {"params_m": None, "gmacs": None},
-    "deit_small_patch16_224": {"params_m": 22.1, "gmacs": 4.6},
-    "deit_base_patch16_224": {"params_m": 86.6, "gmacs": 17.6},
-}
-PEER_BACKBONES = tuple(RELEASED_PEER_FIGURES)
-
-
-def family_of(name: str) -> Family | None:
-    return next((family for family in FAMILIES if re.match(family.pattern, name)), None)
-
-
-def check_size(name: str, height: int, width: int) -> None:
-    """Raise ``ValueError`` (one line, naming the sizes allowed) if ``name``'s family cannot take H x W."""
-    family = family_of(name)
-    if family is None:
-        return
-    step = family.multiple
-    if height < step or width < step or height % step or width % step:
-        raise ValueError(f"{name} ({family.name}) takes sizes that are positive multiples of {step} "
-                         f"(e.g. 224, 256, 512); got {height}x{width}")
+from pacabench.models import set_fused_attn  # registers the zoo
+from pacabench.names import (FAMILIES, PEER_BACKBONES, RELEASED_PEER_FIGURES, ZOO_VARIANTS, Family, check_size,
+                             describe, family_of)
 
 
 def _bool(name: str, key: str, value: Any) -> bool:
@@ -201,23 +147,8 @@ def _model_token_stride(model: nn.Module | None) -> int:
     return 1
 
 
-def describe(name: str) -> str:
-    """One line for ``pacabench list``: family, and the released ImageNet figures (224 px) where known."""
-    family = family_of(name)
-    figures = RELEASED_FIGURES.get(name) or RELEASED_PEER_FIGURES.get(name) or {}
-    released = [f"{figures['top1']}% top-1" if figures.get("top1") else None,
-                f"{figures['params_m']}M params" if figures.get("params_m") else None,
-                f"{figures['gmacs']} GMACs" if figures.get("gmacs") else None]
-    released = ", ".join(part for part in released if part)
-    family_text = family.name if family else "timm model"
-    clustering = re.search(r"_(p2cconv|p2cmlp|p2clinear|convmixer)_", name)
-    if clustering:
-        family_text += {"p2cconv": ", conv clustering", "p2cmlp": ", MLP clustering",
-                        "p2clinear": ", linear clustering", "convmixer": ", clustering teacher"}[clustering[1]]
-    sizes = f"sizes: multiples of {family.multiple}" if family else "sizes: timm defaults"
-    return f"{family_text}; {sizes}" + (f"; released at 224: {released}" if released else "")
 
 
-__all__ = ["FAMILIES", "MODEL_PARAMS", "PEER_BACKBONES", "RELEASED_PEER_FIGURES", "allowed_params",
+__all__ = ["FAMILIES", "Family", "MODEL_PARAMS", "PEER_BACKBONES", "RELEASED_PEER_FIGURES", "allowed_params",
            "build_backbone", "check_model_params", "check_size", "create_model", "describe", "family_of",
            "first_stage_tokens", "switch_attention"]

@@ -25,10 +25,10 @@ from pacabench.backbones import build_backbone, check_model_params, check_size, 
 from pacabench.dense import (RELEASED_DENSE, SEG_PREFIX, build_dense, check_dense_params, is_dense, parse_dense,
                              pyramid_indices)
 from pacabench.models import ZOO_VARIANTS
+from pacabench.names import OPERATOR_PREFIX
 from pacabench.operators import OPERATORS, OperatorSpec
 from pacabench.operators.spec import random_input
 
-OPERATOR_PREFIX = "op:"
 KINDS = ("model", "operator", user_targets.KIND)
 
 

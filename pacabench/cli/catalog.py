@@ -1,13 +1,11 @@
-"""`pacabench list`: every target pacabench knows by name, one line each."""
+"""`pacabench list`: every target pacabench knows by name, one line each (from pacabench.names: no
+torch is imported to list them)."""
 import json
 
 import typer
 
-from pacabench.backbones import PEER_BACKBONES, describe
-from pacabench.dense import RELEASED_DENSE, dense_defaults, describe_dense
-from pacabench.models import ZOO_VARIANTS
-from pacabench.operators import OPERATORS
-from pacabench.targets import OPERATOR_PREFIX
+from pacabench.names import (OPERATOR_INFO, OPERATOR_PREFIX, PEER_BACKBONES, RELEASED_DENSE, ZOO_VARIANTS,
+                             dense_defaults, describe, describe_dense, operator_defaults)
 
 OPERATOR_SYNTAX = (
     "An operator is op:NAME, with optional parameters as a query string op:NAME?key=value&key=value "
@@ -64,8 +62,8 @@ def _catalog() -> dict:
         "backbones": model_rows(PEER_BACKBONES),
         "dense": [{"name": name, "description": describe_dense(name), "defaults": dense_defaults(name)}
                   for name in RELEASED_DENSE],
-        "operators": [{"name": OPERATOR_PREFIX + spec.name, "description": spec.description,
-                       "defaults": spec.defaults} for spec in OPERATORS.values()],
+        "operators": [{"name": OPERATOR_PREFIX + name, "description": info.description,
+                       "defaults": operator_defaults(name)} for name, info in OPERATOR_INFO.items()],
     }
 
 

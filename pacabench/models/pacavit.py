@@ -42,6 +42,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from timm.models._features import FeatureInfo
 
 from pacabench.models.paca_teacher import PaCaTeacher
+from pacabench.names import RELEASED_FIGURES, ZOO_VARIANTS
 
 __all__ = ["PaCaViT", "PaCaAttention", "PaCaBlock", "ZOO_VARIANTS", "RELEASED_FIGURES", "check_input_size"]
 
@@ -465,25 +466,8 @@ def _cfg(**kwargs) -> dict:
     }
 
 
-# ImageNet-1k, 224 px, as released (FLOPs in GMACs). (a) convmixer_base: the released 46.7M is a typo
-# of the table; the network as released has 47.66M parameters (see DESIGN.md section 3).
-RELEASED_FIGURES: dict[str, dict[str, float | None]] = {
-    "pacavit_tiny_p2cconv_100_0": {"top1": 80.9, "params_m": 12.2, "gmacs": 3.2},
-    "pacavit_small_p2cconv_100_0": {"top1": 83.08, "params_m": 22.0, "gmacs": 5.5},
-    "pacavit_small_p2cmlp_100_0": {"top1": 83.13, "params_m": 22.6, "gmacs": 5.9},
-    "pacavit_convmixer_small_100": {"top1": 83.17, "params_m": 21.1, "gmacs": 5.4},
-    "pacavit_base_p2cconv_100_0": {"top1": 83.96, "params_m": 46.9, "gmacs": 9.5},
-    "pacavit_convmixer_base_100": {"top1": 84.22, "params_m": 46.7, "gmacs": 9.7},
-    "pacavit_small_p2cconv_2_0": {"top1": 82.28, "params_m": 22.0, "gmacs": 4.7},
-    "pacavit_small_p2cconv_49_0": {"top1": 82.95, "params_m": 22.0, "gmacs": 5.0},
-    "pacavit_small_p2cconv_49_100": {"top1": 82.98, "params_m": 22.2, "gmacs": 5.3},
-    "pacavit_small_p2cconv_100_49": {"top1": 82.87, "params_m": 22.2, "gmacs": 5.3},
-    "pacavit_small_p2cconv_100": {"top1": 83.05, "params_m": 22.3, "gmacs": 5.6},
-    "pacavit_small_p2cconv_100_blockwise": {"top1": 82.93, "params_m": 24.1, "gmacs": 6.1},
-    "pacavit_convmixer_tiny_100": {"top1": None, "params_m": None, "gmacs": None},
-    "pacavit_small_p2clinear_100_0": {"top1": None, "params_m": None, "gmacs": None},
-}
-ZOO_VARIANTS: list[str] = list(RELEASED_FIGURES)
+# The registered names and their released ImageNet figures: pacabench.names (plain data, so the
+# command line lists the zoo without importing torch).
 
 default_cfgs = generate_default_cfgs({name: _cfg() for name in ZOO_VARIANTS})
 

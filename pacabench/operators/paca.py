@@ -40,20 +40,17 @@ def paca_cost(grid_h: int, grid_w: int, batch: int, *, dim: int, heads: int, clu
             "other": batch * LAYER_NORM_MACS * m * c, **attention}
 
 
-def _spec(clustering: str, name: str, what: str) -> OperatorSpec:
+def _spec(clustering: str, name: str) -> OperatorSpec:
     return OperatorSpec(
         name=name,
-        description=f"PaCa patch-to-cluster attention, {what} clustering, N tokens to M clusters "
-                    f"(pacabench.models.PaCaAttention)",
         make=lambda grid_h, grid_w, **p: PaCaOperator(grid_h, grid_w, clustering=clustering, **p),
         formula=lambda grid_h, grid_w, batch, **p: paca_cost(grid_h, grid_w, batch,
                                                              clustering=clustering, **p),
-        extra_defaults={"clusters": 100},
     )
 
 
 SPECS = [
-    _spec("conv", "paca", "depthwise-conv"),
-    _spec("mlp", "paca_mlp", "MLP"),
-    _spec("linear", "paca_linear", "linear"),
+    _spec("conv", "paca"),
+    _spec("mlp", "paca_mlp"),
+    _spec("linear", "paca_linear"),
 ]

@@ -45,17 +45,12 @@ def pvt_li_cost(grid_h: int, grid_w: int, batch: int, *, dim: int, heads: int) -
 SPECS = [
     OperatorSpec(
         name="pvt",
-        description="PVTv2 spatial-reduction attention, keys/values from an R x R strided conv "
-                    "(sr_ratio, default 8) (timm pvt_v2.Attention)",
         make=PvtOperator,
         formula=pvt_cost,
-        extra_defaults={"sr_ratio": 8},
         min_grid=lambda params: params["sr_ratio"],  # the R x R reduction conv needs R x R tokens
     ),
     OperatorSpec(
         name="pvt_li",
-        description="PVTv2-li linear attention, keys/values average-pooled to 7x7 "
-                    "(timm pvt_v2.Attention, linear_attn=True)",
         make=lambda grid_h, grid_w, **p: PvtOperator(grid_h, grid_w, linear=True, **p),
         formula=pvt_li_cost,
     ),

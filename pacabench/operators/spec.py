@@ -13,15 +13,14 @@ measurement can be checked part by part.
 Bad parameters raise ``ValueError`` with a one-line message; ``pacabench.targets`` turns it into a
 ``TargetError``.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
 
 from pacabench.models.fused_attn import set_fused_attn
-
-COMMON_DEFAULTS = {"stride": 4, "dim": 96, "heads": 2, "fused_attn": True}
+from pacabench.names import OPERATOR_INFO, operator_defaults
 _HARNESS_PARAMS = ("stride", "fused_attn")  # set around the layer, not passed to its constructor
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -49,18 +48,21 @@ def _coerce(op: str, key: str, value: Any, default: Any) -> Any:
 class OperatorSpec:
     """One registered operator: ``make(grid_h, grid_w, **params)`` builds the module,
     ``formula(grid_h, grid_w, batch, **params)`` gives its cost on that grid: ``mixing``, ``dense``,
-    ``other`` MACs plus :func:`attention_cost`'s keys."""
+    ``other`` MACs plus :func:`attention_cost`'s keys. Its description and the parameters it adds to
+    COMMON_DEFAULTS are pacabench.names.OPERATOR_INFO[name] (listed without importing torch)."""
 
     name: str
-    description: str
     make: Callable[..., nn.Module]
     formula: Callable[..., dict]
-    extra_defaults: Mapping[str, Any] = field(default_factory=dict)
     min_grid: Callable[[dict], int] = lambda params: 1  # smallest token grid side it can take
 
     @property
+    def description(self) -> str:
+        return OPERATOR_INFO[self.name].description
+
+    @property
     def defaults(self) -> dict:
-        return {**COMMON_DEFAULTS, **self.extra_defaults}
+        return operator_defaults(self.name)
 
     def check_params(self, params: Mapping[str, Any]) -> dict:
         """Only the given keys, type-coerced and validated (for labels and ``params_json``)."""

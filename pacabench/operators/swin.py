@@ -45,10 +45,7 @@ def swin_cost(grid_h: int, grid_w: int, batch: int, *, dim: int, heads: int, win
 SPECS = [
     OperatorSpec(
         name="swin",
-        description="Swin window attention, 7x7 windows (shift=true: shifted windows), grid padded "
-                    "to whole windows (timm SwinTransformerBlock)",
         make=SwinOperator,
         formula=swin_cost,
-        extra_defaults={"window": 7, "shift": False},
     ),
 ]

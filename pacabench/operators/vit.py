@@ -24,8 +24,6 @@ def vit_cost(grid_h: int, grid_w: int, batch: int, *, dim: int, heads: int) -> d
 SPECS = [
     OperatorSpec(
         name="vit",
-        description="global multi-head self-attention, every token to every token "
-                    "(timm vision_transformer.Attention)",
         make=VitOperator,
         formula=vit_cost,
     ),
