@@ -142,13 +142,13 @@ def flops(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (with --breakdown: a "
                                  "'breakdown' list of modules)."),
 ) -> None:
-    from pacabench.targets import TargetError
-
     require_positive("--batch", batch)
     require_positive("--depth", depth)
     if size is None:
         require_positive("--resolution", resolution)
     height, width = parse_size(size) if size else (resolution, resolution)
+    from pacabench.targets import TargetError  # after the argument checks: they answer without torch
+
     target = parse_name(name)
     try:
         result = count(name, *target, height, width, batch, train=train,

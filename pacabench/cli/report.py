@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from pacabench.analysis.results import ResultsError
 from pacabench.cli.errors import fail
 
 
@@ -48,13 +47,14 @@ def report(
 
     Exit codes: 0 written and every expectation of the suite met, 1 an expectation failed (each printed with the reason), 2 unusable input.
     """
+    output = _format(format_, as_json)
+    if not run_dir.is_dir():
+        raise fail(f"RUN_DIR: {run_dir} is not a folder; pass a results folder (results/<run>/)")
+    from pacabench.analysis.results import ResultsError  # after the argument checks
     from pacabench.analysis.run_analysis import analyse
     from pacabench.report import ci
     from pacabench.report.html import build_report
 
-    output = _format(format_, as_json)
-    if not run_dir.is_dir():
-        raise fail(f"RUN_DIR: {run_dir} is not a folder; pass a results folder (results/<run>/)")
     try:
         analysis = analyse(run_dir)
     except ResultsError as exc:
@@ -106,10 +106,14 @@ def compare(
 
     Exit codes: 0 within bounds (or baseline updated), 1 regression, 2 unusable input.
     """
-    from pacabench.analysis.compare import compare_runs, update_baseline
+    output = _format(format_, as_json)
+    if not update and (not math.isfinite(tolerance) or tolerance < 0):
+        problem = "is negative" if tolerance < 0 else "is not a finite number"
+        raise fail(f"--tolerance: {tolerance} {problem}; give a relative change such as 0.1 (10%)")
+    from pacabench.analysis.compare import compare_runs, update_baseline  # after the argument checks
+    from pacabench.analysis.results import ResultsError
     from pacabench.report import ci
 
-    output = _format(format_, as_json)
     if update:
         try:
             written = update_baseline(baseline, run)
@@ -120,9 +124,6 @@ def compare(
                        f"choose a baseline folder you can write to") from None
         typer.echo(f"baseline updated: {written} (counts of {run})")
         return
-    if not math.isfinite(tolerance) or tolerance < 0:
-        problem = "is negative" if tolerance < 0 else "is not a finite number"
-        raise fail(f"--tolerance: {tolerance} {problem}; give a relative change such as 0.1 (10%)")
     table, code = compare_runs(baseline, run, tolerance=tolerance)
     if code == 2:
         raise fail(table.attrs["error"])

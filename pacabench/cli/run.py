@@ -7,15 +7,16 @@ import signal
 import sys
 from importlib.resources import files
 from pathlib import Path
-from typing import Optional, get_args
+from typing import TYPE_CHECKING, Optional, get_args
 
 import typer
 
 from pacabench.cli.errors import fail, require_positive
-from pacabench.runner.suite import Device, Dtype, Suite, SuiteError, load_suite, parse_suite
+
+if TYPE_CHECKING:
+    from pacabench.runner.suite import Suite
 
 DEFAULT_SUITE = "resolution_sweep"
-DEVICES, DTYPES = get_args(Device), get_args(Dtype)
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +33,8 @@ def _embedded_suites() -> dict[str, object]:
 
 def _load(spec: str) -> Suite:
     """A suite file path, or the name of a suite shipped with pacabench (e.g. ``ci_smoke``)."""
+    from pacabench.runner.suite import SuiteError, load_suite, parse_suite
+
     try:
         if Path(spec).exists():
             return load_suite(spec)
@@ -87,19 +90,22 @@ def run(
     (also a results folder in use by another run, or one that cannot be written); 130 interrupted
     (Ctrl-C), 143 terminated (SIGTERM): the rows measured so far are kept, continue with --resume.
     """
-    from pacabench.runner.cells import resolve_device
-    from pacabench.runner.executor import ExecutorError, make_executor
-    from pacabench.runner.sweep import SET_ASIDE_NAME, SUITE_NAME, SweepError, default_run_dir, run_sweep
-
     if resume is not None and out is not None:
         raise fail("--out: not with --resume; the resumed folder is where results go")
     if resume is not None and not resume.is_dir():
         raise fail(f"--resume: {resume} is not a results folder; pass the folder of an earlier run")
-    for what, value, choices in (("device", device, DEVICES), ("dtype", dtype, DTYPES)):
+    from pacabench.runner.suite import Device, Dtype
+
+    for what, value, choices in (("device", device, get_args(Device)), ("dtype", dtype, get_args(Dtype))):
         if value is not None and resume is not None:
             raise fail(f"--{what}: not with --resume; a resumed run keeps the {what}s it was started with")
         if value is not None and value not in choices:
             raise fail(f"--{what}: {value!r} is not a {what}; use {', '.join(choices[:-1])} or {choices[-1]}")
+    require_positive("--cpus-per-cell", cpus_per_cell)
+    from pacabench.runner.cells import resolve_device  # after the argument checks: they answer without torch
+    from pacabench.runner.executor import ExecutorError, make_executor
+    from pacabench.runner.sweep import SET_ASIDE_NAME, SUITE_NAME, SweepError, default_run_dir, run_sweep
+
     if suite is None:
         suite = str(resume / SUITE_NAME) if resume is not None else DEFAULT_SUITE
     loaded = _load(suite)
@@ -111,7 +117,6 @@ def run(
         where = "--device" if device else "devices"
         raise fail(f"{where}: cuda requested but no CUDA device is visible; use --device cpu or auto")
     out_dir = resume or out or default_run_dir(loaded.name)
-    require_positive("--cpus-per-cell", cpus_per_cell)
     options = {"address": address, "cpus_per_cell": cpus_per_cell} if executor == "ray" else {}
     try:
         engine = make_executor(executor, **options)
@@ -169,6 +174,8 @@ def validate(files_: list[Path] = typer.Argument(..., metavar="FILE", help="Suit
 
       pacabench validate suites/*.yaml
     """
+    from pacabench.runner.suite import SuiteError, load_suite
+
     bad = False
     for path in files_:
         try:

@@ -73,12 +73,12 @@ def scaling(
     batch: int = typer.Option(1, "--batch", "-b", help="Images per forward pass."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict rows (scaling.csv's fields) as JSON."),
 ) -> None:
-    from pacabench.analysis.target_scaling import count_rows, count_scaling
+    require_positive("--batch", batch)
+    sizes = parse_resolutions(resolutions)
+    from pacabench.analysis.target_scaling import count_rows, count_scaling  # after the argument checks
     from pacabench.measure.counts import count_target
     from pacabench.targets import TargetError
 
-    require_positive("--batch", batch)
-    sizes = parse_resolutions(resolutions)
     kind, target, params = parse_name(name)
     try:
         rows = count_rows(lambda h, w: count_target(kind, target, params, h, w, batch, crosscheck=False), sizes,
