@@ -31,9 +31,8 @@ from pacabench.models.paca_seg_head import paca_segmentor
 from pacabench.models.pyramid import PYRAMID_STRIDES, PyramidBackbone
 from pacabench.models.semantic_fpn import semantic_fpn
 from pacabench.models.upernet import upernet
-from pacabench.names import (DENSE_HEAD_INFO, DET_PREFIX, RELEASED_DENSE, RELEASED_DENSE_FIGURES, SEG_CLUSTERS,
-                             SEG_PREFIX, USAGE, ZOO_VARIANTS, DenseHeadInfo, dense_defaults, describe_dense, is_dense,
-                             split_dense)
+from pacabench.names import (DENSE_HEAD_INFO, DET_PREFIX, RELEASED_DENSE, RELEASED_DENSE_FIGURES, SEG_PREFIX,
+                             ZOO_VARIANTS, DenseHeadInfo, dense_defaults, describe_dense, is_dense, split_dense)
 
 OUTPUT_NORM_FAMILIES = ("Swin",)
 """Families whose released detection / segmentation backbones put a LayerNorm on every output."""

@@ -69,15 +69,19 @@ def test_three_sizes_are_inconclusive_four_are_not():
     assert set(four.loc[(slice(None), "gmacs"), "verdict"]) == {"linear", "quadratic"}
 
 
-def test_counts_of_padded_windows_are_called_on_mixing_per_token():
+def _padded_swin(sizes) -> pd.Series:
+    """The GMACs verdict row of Swin window attention's exact counts, padded at most sizes."""
     from pacabench.operators import OPERATORS
 
-    sizes = (224, 256, 320, 448, 640)
     rows = make_rows(operators=("swin",), resolutions=sizes, oom=(), noise=0.0)
     costs = [OPERATORS["swin"].cost(r, r) for r in sizes]
     rows["gmacs"] = [c["macs"] / 1e9 for c in costs]
     rows["gmacs_mixing"] = [c["mixing"] / 1e9 for c in costs]
-    swin = scaling_table(label_rows(rows)).set_index(["series", "metric"]).loc[("op:swin", "gmacs")]
+    return scaling_table(label_rows(rows)).set_index(["series", "metric"]).loc[("op:swin", "gmacs")]
+
+
+def test_counts_of_padded_windows_are_called_on_mixing_per_token():
+    swin = _padded_swin((224, 256, 320, 448, 640))
     assert swin["verdict"] == "linear" and swin["method"] == "not a polynomial"
     assert swin["reason"].startswith("linear: counts are not a polynomial in N (c0 + c1·N + c2·N² misses by up to ")
     assert "mixing MACs per token change x" in swin["reason"]
@@ -171,14 +175,7 @@ def test_resolution_sweep_operator_formulas_meet_the_suite_expectations():
 
 
 def test_an_inexact_fit_of_a_linear_series_claims_no_square_term():
-    from pacabench.operators import OPERATORS
-
-    sizes = (224, 320, 448, 640, 896)
-    rows = make_rows(operators=("swin",), resolutions=sizes, oom=(), noise=0.0)
-    costs = [OPERATORS["swin"].cost(r, r) for r in sizes]
-    rows["gmacs"] = [c["macs"] / 1e9 for c in costs]
-    rows["gmacs_mixing"] = [c["mixing"] / 1e9 for c in costs]
-    swin = scaling_table(label_rows(rows)).set_index(["series", "metric"]).loc[("op:swin", "gmacs")]
+    swin = _padded_swin((224, 320, 448, 640, 896))
     assert swin["verdict"] == "linear" and swin["c2"] != 0.0 and swin["max_residual"] > 0
     assert swin["dominance"] == "never" and swin["quadratic_share_max"] == 0.0
 
@@ -207,3 +204,17 @@ def test_a_total_off_any_polynomial_is_decided_on_exact_mixing_counts():
     assert row["c2"] * 1e9 == pytest.approx(2 * 96 / 4096) and row["quadratic_modules"] == "stage4.attn"
     assert row["reason"].startswith("quadratic: counts are not a polynomial in N (")
     assert "; their mixing MACs are, exactly: an N² term in stage4.attn; " in row["reason"]
+
+
+def test_a_measured_verdict_that_differs_from_the_counts_says_whose_growth_it_is():
+    rows = make_rows(operators=("paca", "vit"), resolutions=(224, 448, 672, 896, 1344), oom=(), noise=0.0)
+    n = rows["tokens"].astype(float)
+    paca, vit = rows["name"] == "paca", rows["name"] == "vit"
+    rows.loc[paca, "latency_ms_median"] = 1e-3 * n[paca] + 1e-8 * n[paca] ** 2   # the CPU's caches, say
+    rows.loc[vit, "peak_mem_mb"] = 20 + 1e-3 * n[vit]                              # a fused kernel
+    table = scaling_table(label_rows(rows)).set_index(["series", "metric"])
+    assert table.loc[("op:paca", "latency_ms_median"), "reason"].endswith(
+        "; GMACs grow linearly, so this growth is the machine's (caches, memory bandwidth), not more arithmetic")
+    assert table.loc[("op:vit", "peak_mem_mb"), "reason"].endswith(
+        "; GMACs are quadratic but memory is not: no N²-sized tensor is kept (a fused attention kernel)")
+    assert "GMACs" not in table.loc[("op:vit", "latency_ms_median"), "reason"]  # they agree: nothing to add

@@ -35,7 +35,7 @@ from scipy import stats
 
 from pacabench.analysis.anatomy import QUADRATIC_SLOPE, carriers_text
 from pacabench.analysis.cost_model import MIN_SIZES, CostModel, fit_counts, fit_measured, per_token_slope
-from pacabench.analysis.results import METRICS, metric_rows, resolution_text
+from pacabench.analysis.results import metric_rows, resolution_text
 
 COUNT_METRICS = ("gmacs", "gmacs_mixing")
 SCALING_METRICS = ("gmacs", "gmacs_mixing", "peak_mem_mb", "latency_ms_median")
@@ -218,7 +218,8 @@ def measured_scaling(part: pd.DataFrame, metric: str, stride: float) -> Scaling:
 
 def _percents(*shares: float) -> str:
     """Shares as percentages with as many decimals as it takes to tell them apart and from zero
-    (0.3%, not 0%; 97.8%-98.4%, not 98%-98%)."""
+    (0.3%, not 0%; 97.8%-98.4%, not 98%-98%); below 0.005% a share is 0%."""
+    shares = tuple(0.0 if s < 5e-5 else s for s in shares)
     for decimals in range(3):
         texts = [f"{100 * s:.{decimals}f}%" for s in shares]
         if len(set(texts)) == len(texts) and all(t.strip("0.%") or s == 0 for t, s in zip(texts, shares)):
@@ -271,10 +272,25 @@ def token_stride(part: pd.DataFrame) -> float:
     return float(np.median(np.sqrt(part["resolution_h"] * part["resolution_w"] / part["tokens"])))
 
 
-def series_scaling(part: pd.DataFrame, metric: str) -> Scaling:
-    """The verdict for one series' rows with a value of ``metric``, sorted by tokens."""
+def series_scaling(part: pd.DataFrame, metric: str, counted: str | None = None) -> Scaling:
+    """The verdict for one series' rows with a value of ``metric``, sorted by tokens; ``counted``: the
+    series' verdict on GMACs, which a measured verdict is read against."""
     stride = token_stride(part)
-    return count_scaling(part, metric, stride) if metric in COUNT_METRICS else measured_scaling(part, metric, stride)
+    if metric in COUNT_METRICS:
+        return count_scaling(part, metric, stride)
+    result = measured_scaling(part, metric, stride)
+    note = _against_counts(result.verdict, counted, metric)
+    return Scaling(result.verdict, result.reason + note, result.model, result.method) if note else result
+
+
+def _against_counts(measured: str, counted: str | None, metric: str) -> str:
+    """What a measured verdict means beside the exact one on GMACs, when the two differ."""
+    if counted == "linear" and measured == "quadratic":
+        return ("; GMACs grow linearly, so this growth is the machine's (caches, memory bandwidth), "
+                "not more arithmetic")
+    if counted == "quadratic" and measured == "linear" and metric == "peak_mem_mb":
+        return "; GMACs are quadratic but memory is not: no N²-sized tensor is kept (a fused attention kernel)"
+    return ""
 
 
 def _row(series: str, first: pd.Series, metric: str, part: pd.DataFrame, result: Scaling) -> dict:
@@ -323,6 +339,7 @@ def scaling_table(df: pd.DataFrame, metrics=SCALING_METRICS) -> pd.DataFrame:
     """One row per (series, metric) of a labelled results frame (:data:`TABLE_COLUMNS`). Metrics
     without a single value in the run (not measured) get no rows."""
     out = []
+    counted: dict[str, str] = {}  # series -> verdict on GMACs, read by the measured metrics' verdicts
     firsts = df.drop_duplicates("series").set_index("series", drop=False)
     for metric in metrics:
         rows = metric_rows(df, metric) if metric in df.columns else df.iloc[0:0]
@@ -335,6 +352,8 @@ def scaling_table(df: pd.DataFrame, metrics=SCALING_METRICS) -> pd.DataFrame:
             if part.empty:
                 result = Scaling("inconclusive", f"inconclusive: no {NOUNS[metric]} values", None, "none")
             else:
-                result = series_scaling(part, metric)
+                result = series_scaling(part, metric, counted.get(series))
+            if metric == "gmacs":
+                counted[series] = result.verdict
             out.append(_row(series, first, metric, part, result))
     return pd.DataFrame(out, columns=list(TABLE_COLUMNS))
