@@ -218,8 +218,9 @@ def measured_scaling(part: pd.DataFrame, metric: str, stride: float) -> Scaling:
 
 def _percents(*shares: float) -> str:
     """Shares as percentages with as many decimals as it takes to tell them apart and from zero
-    (0.3%, not 0%; 97.8%-98.4%, not 98%-98%); below 0.005% a share is 0%."""
-    shares = tuple(0.0 if s < 5e-5 else s for s in shares)
+    (0.3%, not 0%; 97.8%-98.4%, not 98%-98%); below 0.005% a share is 0%, and an interval of one
+    value (exact data: every resample alike) is that value."""
+    shares = tuple(dict.fromkeys(0.0 if s < 5e-5 else round(s, 9) for s in shares))  # float noise is no spread
     for decimals in range(3):
         texts = [f"{100 * s:.{decimals}f}%" for s in shares]
         if len(set(texts)) == len(texts) and all(t.strip("0.%") or s == 0 for t, s in zip(texts, shares)):
