@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import torch
 from fvcore.nn import FlopCountAnalysis
-from fvcore.nn.jit_analysis import _IGNORED_OPS
 
 from pacabench.measure.cost_counter import OP_CLASSES, ROOT, CostCounter
 from pacabench.measure.flop_handles import FVCORE_HANDLES, FVCORE_NON_PRODUCT_OPS
@@ -32,15 +31,6 @@ from pacabench.measure.meta_trace import MetaTraceMode
 MODULE_DEPTH = 5
 """Module paths deeper than this (``stages.0.blocks.1.attn`` is depth 5) are left out of
 :meth:`FlopCount.module_macs`: enough to reach every attention of the zoo and its peers."""
-
-# fvcore ignores these silently although they compute; pacabench lists them as uncounted instead.
-_COMPUTING_OPS_FVCORE_IGNORES = {
-    "aten::relu", "aten::relu_", "aten::clamp", "aten::clamp_", "aten::max", "aten::masked_fill",
-}
-# Counting always traces the module in eval mode, where dropout is the identity.
-_EVAL_IDENTITY_OPS = {"aten::dropout", "aten::dropout_", "aten::feature_dropout", "aten::feature_dropout_"}
-SHAPE_ONLY_OPS = frozenset((_IGNORED_OPS - _COMPUTING_OPS_FVCORE_IGNORES) | _EVAL_IDENTITY_OPS)
-"""Ops fvcore sees that only view, move or create data (or compute on shapes): not FLOPs."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +85,9 @@ def _meta_mode(inputs: tuple):
     return MetaTraceMode() if on_meta else contextlib.nullcontext()
 
 
-def fvcore_count(module: torch.nn.Module, inputs: tuple) -> tuple[int, int, list[str]]:
-    """(all MACs, product MACs, sorted names of ops it could not count) by fvcore + pacabench handles."""
+def fvcore_count(module: torch.nn.Module, inputs: tuple) -> tuple[int, int]:
+    """(all MACs, product MACs) by fvcore + pacabench handles."""
     analysis = FlopCountAnalysis(module, inputs).set_op_handle(**FVCORE_HANDLES)
-    analysis._ignored_ops = set(SHAPE_ONLY_OPS)  # fvcore has no public way to narrow its ignore list
     analysis.unsupported_ops_warnings(False)
     analysis.uncalled_modules_warnings(False)
     with warnings.catch_warnings(), _meta_mode(inputs), torch.no_grad():
@@ -106,7 +95,7 @@ def fvcore_count(module: torch.nn.Module, inputs: tuple) -> tuple[int, int, list
         by_operator = analysis.by_operator()
     total = sum(by_operator.values())
     products = sum(v for op, v in by_operator.items() if op not in FVCORE_NON_PRODUCT_OPS)
-    return total, products, sorted(analysis.unsupported_ops())
+    return total, products
 
 
 def count_forward(module: torch.nn.Module, inputs: tuple) -> CostCounter:
@@ -176,7 +165,7 @@ def count_flops(module: torch.nn.Module, inputs: tuple, *, crosscheck: bool = Tr
     fvcore_macs = agree = None
     if crosscheck:
         try:
-            fvcore_macs, fvcore_products, _ = fvcore_count(module, inputs)
+            fvcore_macs, fvcore_products = fvcore_count(module, inputs)
             agree = fvcore_products == by_class["mixing"] + by_class["dense"]
         except Exception:  # the cross-check is optional; the primary count stands alone
             fvcore_macs = None
