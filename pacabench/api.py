@@ -83,17 +83,13 @@ def _counter(target: Target, params: dict, batch: int):
     label = f"{user_targets.PY_PREFIX}{getattr(target, '__module__', '?')}:{getattr(target, '__qualname__', target)}"
 
     def count_at(height: int, width: int, **flags):
+        import torch
+
         built = Built(*user_targets.build(target, label, params, height, width, batch, device="meta",
-                                          dtype=_float32()))
+                                          dtype=torch.float32))
         return count_built(built, user_code=label, **flags)
 
     return label, user_targets.KIND, label.removeprefix(user_targets.PY_PREFIX), params, count_at
-
-
-def _float32():
-    import torch
-
-    return torch.float32
 
 
 def count(target: Target, resolution: Size = 224, *, batch: int = 1, train: bool = False,

@@ -6,6 +6,7 @@ analysis), so every format says the same thing.
 """
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 
 import pandas as pd
@@ -123,8 +124,6 @@ def report_junit(analysis: RunAnalysis) -> str:
 
 
 def report_json(analysis: RunAnalysis, page) -> str:
-    import json
-
     verdicts = analysis.scaling.astype(object).where(analysis.scaling.notna(), None).to_dict("records")
     return json.dumps({
         "run": str(analysis.run.directory), "report": str(page), "verdicts": verdicts,
