@@ -211,6 +211,25 @@ def test_hanging_child_ends_itself_after_its_limit_when_its_parent_cannot_act():
     receiver.close()
 
 
+def test_an_interrupt_right_after_the_cell_starts_still_kills_it(monkeypatch):
+    """Ctrl-C reaches the sweep the moment the child exists (a cell can be running before start()
+    returns): the child is killed and reaped, never left for the exit to join until its limit."""
+    from multiprocessing.context import ForkServerProcess
+
+    started, real_start = [], ForkServerProcess.start
+
+    def start_then_interrupt(self):
+        real_start(self)
+        started.append(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ForkServerProcess, "start", start_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_isolated(Cell("operator", "paca", {}, 64, 64, timeout_s=300), measure=_hangs)
+    [process] = started
+    assert process.exitcode == -signal.SIGKILL  # killed and joined by run_isolated itself
+
+
 @pytest.mark.cuda
 def test_cuda_cell_reports_allocator_peaks_net_of_resident(known_target):
     row = measure_cell(Cell("model", "known", {}, 32, 32, device="cuda", **FAST))

@@ -348,11 +348,11 @@ def run_isolated(cell: Cell, measure: Callable = measure_cell) -> dict:
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(cell, sender, measure),
                           name=f"pacabench-cell-{cell.name}")
-    process.start()  # returns once the child exists: the clock starts after the server's preload
-    start = time.perf_counter()
-    sender.close()
     row = _identity_row(cell)
-    try:
+    try:  # from start(): a Ctrl-C that lands right after it still kills the child (else exit would join it)
+        process.start()  # returns once the child exists: the clock starts after the server's preload
+        start = time.perf_counter()
+        sender.close()
         deadline = start + cell.timeout_s
         while True:  # partial rows (status None) until the final one, EOF (crash) or the deadline
             remaining = deadline - time.perf_counter()
@@ -368,9 +368,10 @@ def run_isolated(cell: Cell, measure: Callable = measure_cell) -> dict:
             if row["status"] is not None:
                 return row
     finally:
-        if process.is_alive():
-            process.kill()
-        process.join()
+        if process.pid is not None:  # started
+            if process.is_alive():
+                process.kill()
+            process.join()
         receiver.close()
     row.update(status=status, message=message, elapsed_s=time.perf_counter() - start)
     return row
