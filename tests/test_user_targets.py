@@ -152,3 +152,10 @@ def test_a_suite_runs_a_python_target(user_module, tmp_path):
     assert list(results["kind"]) == ["python"] * 4
     report = CliRunner().invoke(app, ["report", str(tmp_path / "out")])
     assert report.exit_code == 0, report.output  # the expectation is met
+
+
+def test_scaling_of_code_that_cannot_run_on_meta_names_the_target(user_module):
+    result = CliRunner().invoke(app, ["scaling", "py:my_attention:needs_data", "--resolutions", "64,96,128,160"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: NAME: py:my_attention:needs_data: cannot be built on the meta device (")
+    assert result.stderr.count("\n") == 1

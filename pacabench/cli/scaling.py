@@ -83,8 +83,8 @@ def scaling(
     try:
         rows = count_rows(lambda h, w: count_target(kind, target, params, h, w, batch, crosscheck=False), sizes,
                           kind=kind, name=target, params=params, batch=batch, label=name)
-    except TargetError as error:
-        raise fail(f"--resolutions: {error}") from None
+    except TargetError as error:  # user code that cannot be built or counted, else a size the target cannot take
+        raise fail(f"{'NAME' if kind == 'python' else '--resolutions'}: {error}") from None
     table = count_scaling(rows)
     if as_json:
         typer.echo(table.to_json(orient="records"))
