@@ -65,7 +65,7 @@ class LatencyReading:
     verdict: str                      # linear | quadratic | inconclusive
     why: str                          # the evidence in a clause ("time per token grows ...")
     growth_share: float | None        # growth's share of the time at the largest size
-    step: Step | None                 # the best step that levels off, if it is one
+    step: Step | None                 # the step that levels off, when the verdict rests on one
     per_token_change: float | None    # time per token, largest size over smallest
     residual_growth: float | None     # RMS relative residual of each shape
     residual_step: float | None
@@ -147,7 +147,7 @@ def read_latency(tokens, latency) -> LatencyReading:
     u = t / n
     change = float(u[-1] / u[0])
     share, growth, step, stepped = _shapes(n, u)
-    reading = dict(growth_share=share, step=step, per_token_change=change, residual_growth=growth,
+    reading = dict(growth_share=share, step=None, per_token_change=change, residual_growth=growth,
                    residual_step=stepped)
     trend = f"time per token changes x{change:.2f} from the smallest size to the largest"
     if share < GROWTH_SHARE or not _significant(n, u, growth):
@@ -163,6 +163,7 @@ def read_latency(tokens, latency) -> LatencyReading:
                                            f"largest size in proportion to N, which no step that levels off "
                                            f"explains", **reading)
     if stepped * stepped <= CLEARLY_BETTER * growth * growth:
+        reading["step"] = step
         return LatencyReading("linear", f"{trend}, in one step of x{step.factor:.2f} between {step.before:,} and "
                                         f"{step.at:,} tokens that then levels off (the machine, e.g. activations "
                                         f"leaving a cache), not growth in proportion to N", **reading)

@@ -43,6 +43,7 @@ Mode = Literal["inference", "train"]
 Device = Literal["auto", "cpu", "cuda"]
 Metric = Literal["flops", "params", "memory", "latency"]
 Expectation = Literal["linear", "quadratic"]
+ExpectedMetric = Literal["gmacs", "mixing", "bytes", "memory", "latency"]
 
 
 class SuiteError(Exception):
@@ -203,7 +204,8 @@ class Suite(_Strict):
     ``repeats`` / ``min_time_s`` / ``warmup`` drive timing (at least ``repeats`` timed runs and at
     least ``min_time_s`` seconds), ``passes`` how often each timed cell is timed, spread over the
     sweep (the median across passes is its latency: :mod:`pacabench.runner.passes`); ``timeout_s`` kills a cell's process; ``budget`` skips timing cells
-    predicted to exceed it; ``expectations`` (label -> linear | quadratic, on GMACs) are checked after
+    predicted to exceed it; ``expectations`` (label -> linear | quadratic on GMACs, or label -> {metric:
+    verdict} for gmacs, mixing, bytes, memory, latency) are checked after
     the run; ``baseline`` names a results folder or CSV to compare a run with (``pacabench compare``).
     """
 
@@ -226,7 +228,7 @@ class Suite(_Strict):
     min_time_s: Annotated[float, Field(ge=0)] = 0.5
     timeout_s: PositiveFloat = 600
     budget: Budget = Field(default_factory=Budget)
-    expectations: dict[str, Expectation] = Field(default_factory=dict)
+    expectations: dict[str, Expectation | dict[ExpectedMetric, Expectation]] = Field(default_factory=dict)
     baseline: str | None = None
     _source_text: str | None = PrivateAttr(default=None)
     _source: str | None = PrivateAttr(default=None)
