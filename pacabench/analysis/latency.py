@@ -39,6 +39,9 @@ MIN_SIZES = 5
 """Distinct sizes with a latency that a verdict needs."""
 MIN_SPAN = 4.0
 """Largest over smallest token count that a verdict needs."""
+BURST = 4.0
+"""A point this many times further above the fit than the others' typical residual is one cell slowed
+by a load burst, and is left out of both fits."""
 GROWTH_SHARE = 0.10
 """Share of the time at the largest size that growth must carry to be called quadratic."""
 SIGNIFICANCE = 0.01
@@ -77,19 +80,13 @@ def _columns(n: np.ndarray, third: np.ndarray) -> np.ndarray:
 
 
 def _fit(n: np.ndarray, u: np.ndarray, third: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-    """NNLS of ``u`` on the columns, relative errors, refitted once without the point that lies most
-    above the fit (a load burst only ever slows a cell down): (fitted values, RMS relative residual
-    of the points kept, coefficients)."""
+    """NNLS of ``u`` on the columns, relative errors: (fitted values, RMS relative residual,
+    coefficients)."""
     design = _columns(n, third)
-    keep = np.ones(n.size, dtype=bool)
-    for _ in range(2):
-        coefficients = nnls_columns(design[keep] / u[keep, None], np.ones((int(keep.sum()), 1)))[:, 0]
-        fitted = design @ coefficients
-        relative = u / np.where(fitted > 0, fitted, np.inf) - 1.0
-        if not keep.all():
-            break
-        keep[int(np.argmax(relative))] = False
-    return fitted, float(np.sqrt(np.mean(relative[keep] ** 2))), coefficients
+    coefficients = nnls_columns(design / u[:, None], np.ones((n.size, 1)))[:, 0]
+    fitted = design @ coefficients
+    relative = u / np.where(fitted > 0, fitted, np.inf) - 1.0
+    return fitted, float(np.sqrt(np.mean(relative ** 2))), coefficients
 
 
 def _growth(n: np.ndarray, u: np.ndarray) -> tuple[float, float]:
@@ -110,25 +107,66 @@ def _best_step(n: np.ndarray, u: np.ndarray) -> tuple[Step | None, float]:
     return best, float(best_residual)
 
 
-def _significant(n: np.ndarray, u: np.ndarray, growth: float) -> bool:
-    """Growth fits better than a flat time per token beyond what one more coefficient buys from noise."""
-    _, flat, _ = _fit(n, u, np.zeros_like(n))
-    kept = n.size - 1                    # each fit drops its worst point
-    dof = kept - 3
-    if dof <= 0 or flat <= growth:
-        return False
-    improvement = (flat * flat - growth * growth) / max(growth * growth, 1e-12) * dof
-    return bool(improvement > stats.f.ppf(1 - SIGNIFICANCE, 1, dof))
+def _without(n: np.ndarray, u: np.ndarray, i: int) -> tuple[float, float]:
+    """Fit both shapes without point ``i``: the better one's RMS relative residual and what it
+    predicts at point ``i``."""
+    kept = np.arange(n.size) != i
+    nk, uk = n[kept], u[kept]
+    _, residual, coefficients = _fit(nk, uk, nk / n.max())
+    third = n[i] / n.max()
+    step, stepped = _best_step(nk, uk)
+    if step is not None and stepped < residual:
+        _, residual, coefficients = _fit(nk, uk, (nk >= step.at).astype(float))
+        third = float(n[i] >= step.at)
+    return residual, float(coefficients @ np.array([nk.min() / n[i], 1.0, third]))
 
 
-def _shapes(n: np.ndarray, u: np.ndarray) -> tuple[float, float, Step | None, float]:
+def _burst(n: np.ndarray, u: np.ndarray) -> int | None:
+    """The one cell a load burst slowed down, if one stands out: the point whose removal lets a shape
+    fit best, when it lies above that fit by more than :data:`BURST` times the others' RMS residual."""
+    fits = [_without(n, u, i) for i in range(n.size)]
+    i = int(np.argmin([residual for residual, _ in fits]))
+    residual, predicted = fits[i]
+    return i if predicted > 0 and u[i] / predicted - 1.0 > BURST * max(residual, 0.01) else None
+
+
+@dataclass(frozen=True)
+class _Shapes:
+    """Growth, the best step and no change at all, fitted to the same points (a burst left out)."""
+
+    share: float            # growth's share of the time at the largest size
+    growth: float           # RMS relative residuals of growth, the best step, no change
+    stepped: float
+    flat: float
+    step: Step | None
+    points: int
+
+    def significant(self) -> bool:
+        """Growth carries enough of the time and fits better than no change beyond what one more
+        coefficient buys from noise (an F test at :data:`SIGNIFICANCE`)."""
+        dof = self.points - 3
+        if self.share < GROWTH_SHARE or dof <= 0 or self.flat <= self.growth:
+            return False
+        improvement = (self.flat ** 2 - self.growth ** 2) / max(self.growth ** 2, 1e-12) * dof
+        return bool(improvement > stats.f.ppf(1 - SIGNIFICANCE, 1, dof))
+
+    def grows(self) -> bool:
+        """Significant growth that fits clearly better than any step that levels off."""
+        return self.significant() and self.growth ** 2 <= CLEARLY_BETTER * self.stepped ** 2
+
+    def steps(self) -> bool:
+        """A step that levels off fits clearly better than growth."""
+        return self.stepped ** 2 <= CLEARLY_BETTER * self.growth ** 2
+
+
+def _shapes(n: np.ndarray, u: np.ndarray) -> _Shapes:
+    burst = _burst(n, u)
+    if burst is not None:
+        n, u = np.delete(n, burst), np.delete(u, burst)
     share, growth = _growth(n, u)
     step, stepped = _best_step(n, u)
-    return share, growth, step, stepped
-
-
-def _grows(share: float, growth: float, stepped: float) -> bool:
-    return share >= GROWTH_SHARE and growth * growth <= CLEARLY_BETTER * stepped * stepped
+    _, flat, _ = _fit(n, u, np.zeros_like(n))
+    return _Shapes(share, growth, stepped, flat, step, int(n.size))
 
 
 def read_latency(tokens, latency) -> LatencyReading:
@@ -146,23 +184,23 @@ def read_latency(tokens, latency) -> LatencyReading:
                               None, None, None, None, None)
     u = t / n
     change = float(u[-1] / u[0])
-    share, growth, step, stepped = _shapes(n, u)
-    reading = dict(growth_share=share, step=None, per_token_change=change, residual_growth=growth,
-                   residual_step=stepped)
+    shapes = _shapes(n, u)
+    share, step = shapes.share, shapes.step
+    reading = dict(growth_share=share, step=None, per_token_change=change, residual_growth=shapes.growth,
+                   residual_step=shapes.stepped)
     trend = f"time per token changes x{change:.2f} from the smallest size to the largest"
-    if share < GROWTH_SHARE or not _significant(n, u, growth):
+    if not shapes.significant():
         return LatencyReading("linear", f"{trend}; no growth in proportion to N that the noise does not explain "
                                         f"(a fit gives it {share:.0%} of the time at the largest size; a quadratic "
                                         f"needs {GROWTH_SHARE:.0%} and more than noise)", **reading)
-    if _grows(share, growth, stepped):
-        without_largest = _shapes(n[:-1], u[:-1]) if sizes - 1 >= MIN_SIZES - 1 else None
-        if without_largest is not None and not _grows(without_largest[0], without_largest[1], without_largest[3]):
+    if shapes.grows():
+        if not _shapes(n[:-1], u[:-1]).significant():
             return LatencyReading("inconclusive", f"{trend}, but only the largest size shows growth rather than a "
                                                   f"step (a slow last cell?); measure a larger size", **reading)
         return LatencyReading("quadratic", f"{trend}: it keeps growing with N, {share:.0%} of the time at the "
                                            f"largest size in proportion to N, which no step that levels off "
                                            f"explains", **reading)
-    if stepped * stepped <= CLEARLY_BETTER * growth * growth:
+    if shapes.steps():
         reading["step"] = step
         return LatencyReading("linear", f"{trend}, in one step of x{step.factor:.2f} between {step.before:,} and "
                                         f"{step.at:,} tokens that then levels off (the machine, e.g. activations "
