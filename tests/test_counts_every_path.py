@@ -41,3 +41,47 @@ def test_scaling_of_resnet18_says_linear_without_mixing():
     assert rows["gmacs_mixing"]["reason"] == ("linear: mixing GMACs are 0 at all 4 sizes (no product of two "
                                               "activations: no attention); c2 = 0")
     assert rows["gmacs_mixing"]["c2"] == 0.0 and rows["gmacs_mixing"]["dominance"] == "never"
+
+
+class EinsumAttention(nn.Module):
+    """Global attention written with torch.einsum, as many research codebases do."""
+
+    def __init__(self, dim=48, heads=2):
+        super().__init__()
+        self.heads, self.qkv, self.proj = heads, nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        attention = torch.einsum("bhqd,bhkd->bhqk", q, k).softmax(-1)
+        return self.proj(torch.einsum("bhqk,bhkd->bhqd", attention, v).transpose(1, 2).reshape(b, n, c))
+
+
+def einsum_attention(height, width, batch):
+    return EinsumAttention(), torch.randn(batch, (height // 4) * (width // 4), 48)
+
+
+def test_einsum_attention_is_exact_in_both_counters():
+    counted = api.count(einsum_attention, 224, crosscheck=True)
+    n = 56 * 56
+    assert round(counted.gmacs_mixing * 1e9) == 2 * n * n * 48         # numpy prints 1.888e+09 FLOPs each
+    assert round(counted.gmacs_fvcore * 1e9) == 2 * n * n * 48 + 4 * n * 48 * 48
+    assert counted.flops_agree is True
+
+
+@pytest.mark.parametrize("equation,shapes,macs", [
+    ("bhqd,bhkd->bhqk", [(2, 3, 5, 7), (2, 3, 11, 7)], 2 * 3 * 5 * 11 * 7),
+    ("...qd,...kd->...qk", [(2, 3, 5, 7), (2, 3, 11, 7)], 2 * 3 * 5 * 11 * 7),
+    ("ij,jk", [(4, 5), (5, 6)], 4 * 5 * 6),                       # implicit output
+    ("ij,jk,kl->il", [(4, 5), (5, 6), (6, 3)], 4 * 5 * 6 + 4 * 6 * 3),  # left to right
+    ("ij,kj->i", [(4, 5), (6, 5)], 4 * 5),                        # k summed away first
+    ("i,j->ij", [(4,), (5,)], 0),                                 # an elementwise product
+])
+def test_einsum_macs_match_torch_as_it_runs_them(equation, shapes, macs):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from pacabench.measure.flop_handles import einsum_macs
+
+    with FlopCounterMode(display=False) as counter:
+        torch.einsum(equation, *(torch.zeros(shape) for shape in shapes))
+    assert einsum_macs(equation, shapes) == macs == counter.get_total_flops() // 2
