@@ -85,3 +85,31 @@ def test_einsum_macs_match_torch_as_it_runs_them(equation, shapes, macs):
     with FlopCounterMode(display=False) as counter:
         torch.einsum(equation, *(torch.zeros(shape) for shape in shapes))
     assert einsum_macs(equation, shapes) == macs == counter.get_total_flops() // 2
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+
+    def forward(self, x):
+        return self.attn(x, x, x)[0]
+
+
+B, N, E, F = 2, 10, 32, 64
+
+
+@pytest.mark.parametrize("module,expected", [
+    (SelfAttention(E, 4), {"mixing": 2 * B * N * N * E, "dense": 4 * B * N * E * E, "other": 0}),
+    (nn.TransformerEncoderLayer(E, 4, F, batch_first=True),
+     {"mixing": 2 * B * N * N * E, "dense": 4 * B * N * E * E + 2 * B * N * E * F, "other": 2 * 5 * B * N * E}),
+])
+def test_fused_fast_paths_are_counted_on_real_tensors(module, expected):
+    from pacabench.measure.flops import count_flops
+
+    module.eval()
+    counted = count_flops(module, (torch.randn(B, N, E),))
+    assert counted.by_class == expected and counted.uncounted_ops == []
+    assert counted.fvcore_macs == sum(expected.values()) and counted.agree
+    on_meta = count_flops(module.to("meta"), (torch.empty(B, N, E, device="meta"),))  # the slow path
+    assert on_meta.by_class == expected

@@ -28,7 +28,8 @@ from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 from torch.utils.weak import WeakIdKeyDictionary
 
-from pacabench.measure.flop_handles import DISPATCH_FORMULAS, OTHER_FORMULAS, sdpa_products
+from pacabench.measure.flop_handles import (DISPATCH_FORMULAS, FFN_WEIGHT_INDEX, OTHER_FORMULAS,
+                                            fused_self_attention_macs, sdpa_products)
 
 OP_CLASSES = ("mixing", "dense", "other")
 ROOT = ""
@@ -39,6 +40,7 @@ _SDPA_FORWARD = frozenset({
     aten._scaled_dot_product_flash_attention, aten._scaled_dot_product_efficient_attention,
     aten._scaled_dot_product_cudnn_attention, aten._scaled_dot_product_flash_attention_for_cpu,
 })
+_FUSED = frozenset({aten._native_multi_head_attention, aten._transformer_encoder_layer_fwd})
 _BIAS_FIRST = frozenset({aten.addmm, aten.baddbmm})  # (bias, a, b)
 _OTHER = frozenset(OTHER_FORMULAS)
 _NOT_COMPUTE = frozenset({
@@ -119,6 +121,12 @@ class CostCounter(FlopCounterMode):
     def _classify(self, func_packet, args, flops: int) -> dict[str, int]:
         if func_packet in _OTHER:
             return {"other": flops}
+        if func_packet in _FUSED:
+            ffn = args[FFN_WEIGHT_INDEX].shape[0] if func_packet is aten._transformer_encoder_layer_fwd else None
+            macs = fused_self_attention_macs(args[0].shape, ffn)
+            if not self._depends(args[0]):  # attention over a parameter: no activation in its products
+                macs = {"mixing": 0, "dense": macs["mixing"] + macs["dense"], "other": macs["other"]}
+            return {op_class: 2 * value for op_class, value in macs.items()}
         if func_packet in _SDPA_FORWARD:
             q, k, v = args[:3]
             qk, av = sdpa_products(q.shape, k.shape, v.shape)

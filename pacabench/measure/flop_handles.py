@@ -11,6 +11,7 @@ counters that use them live in :mod:`pacabench.measure.cost_counter` and :mod:`p
 Conventions: fvcore handles take JIT values and return MACs (1 MAC = 1 FLOP, the paper
 convention); FlopCounterMode formulas take shapes and return FLOPs (2 per MAC).
 """
+from collections import Counter
 from collections.abc import Sequence
 from math import prod
 
@@ -19,6 +20,10 @@ from fvcore.nn.jit_handles import conv_flop_count, get_shape
 from torch.utils import flop_counter
 
 aten = torch.ops.aten
+
+
+FFN_WEIGHT_INDEX = 14
+"""Position of ``ffn_weight_1`` (F x E) among ``aten::_transformer_encoder_layer_fwd``'s arguments."""
 
 
 def sdpa_products(q_shape: Sequence[int], k_shape: Sequence[int], v_shape: Sequence[int]) -> tuple[int, int]:
@@ -35,6 +40,20 @@ def sdpa_products(q_shape: Sequence[int], k_shape: Sequence[int], v_shape: Seque
 def sdpa_macs(q_shape: Sequence[int], k_shape: Sequence[int], v_shape: Sequence[int]) -> int:
     """MACs of softmax(Q K^T) V: both products of :func:`sdpa_products`."""
     return sum(sdpa_products(q_shape, k_shape, v_shape))
+
+
+def fused_self_attention_macs(x_shape: Sequence[int], ffn_hidden: int | None = None) -> dict[str, int]:
+    """MACs by class of PyTorch's fused fast paths (``nn.MultiheadAttention`` and, with ``ffn_hidden``,
+    ``nn.TransformerEncoderLayer`` in eval on real tensors): one kernel each, so neither counter sees
+    the products inside. On ``x_shape`` = (B, N, E): Q K^T and A V (2 B N^2 E, mixing), the q, k, v and
+    output projections (4 B N E^2, dense); the layer adds its feed-forward (2 B N E F, dense) and two
+    affine layer norms (5 per element each: fvcore's convention, as for ``native_layer_norm``)."""
+    b, n, e = x_shape
+    macs = {"mixing": 2 * b * n * n * e, "dense": 4 * b * n * e * e, "other": 0}
+    if ffn_hidden is not None:
+        macs["dense"] += 2 * b * n * e * ffn_hidden
+        macs["other"] = 2 * 5 * b * n * e
+    return macs
 
 
 # --- fvcore (JIT trace) handles: return MACs ---------------------------------------------------
@@ -96,6 +115,16 @@ def einsum_flop_jit(inputs: list, outputs: list) -> int:
     return einsum_macs(inputs[0].toIValue(), shapes)
 
 
+def _fused_flop_jit(ffn_weight_index: int | None):
+    """fvcore handle for a fused fast path (:func:`fused_self_attention_macs`); its norms are filed
+    under ``layer_norm``, so the cross-check compares products with products."""
+    def handle(inputs: list, outputs: list) -> Counter:
+        ffn = None if ffn_weight_index is None else get_shape(inputs[ffn_weight_index])[0]
+        macs = fused_self_attention_macs(get_shape(inputs[0]), ffn)
+        return Counter({"fused_attention": macs["mixing"] + macs["dense"], "layer_norm": macs["other"]})
+    return handle
+
+
 def baddbmm_flop_jit(inputs: list, outputs: list) -> int:
     """fvcore handle for ``aten::baddbmm(self, batch1, batch2, ...)`` (masked multi-head attention)."""
     b, n, k = get_shape(inputs[1])
@@ -116,6 +145,8 @@ FVCORE_HANDLES = {
     "aten::_convolution_mode": convolution_mode_flop_jit,
     "aten::baddbmm": baddbmm_flop_jit,
     "aten::einsum": einsum_flop_jit,
+    "aten::_native_multi_head_attention": _fused_flop_jit(None),
+    "aten::_transformer_encoder_layer_fwd": _fused_flop_jit(FFN_WEIGHT_INDEX),
 }
 """Handles added to fvcore's defaults (op name -> handle returning MACs)."""
 
@@ -139,6 +170,14 @@ def _sdpa_backward_flops(grad_out, query, key, value, *args, out_shape=None, **k
     scores (torch's own formula counts 2.5x); that is the kernel's choice, not the model's cost, and
     counting it would make a training step's count depend on which kernel the device picked."""
     return 2 * 2 * sdpa_macs(query, key, value)
+
+
+def _fused_attention_flops(query, *args, out_shape=None, **kwargs) -> int:
+    return 2 * sum(fused_self_attention_macs(query).values())
+
+
+def _encoder_layer_flops(src, *args, out_shape=None, **kwargs) -> int:
+    return 2 * sum(fused_self_attention_macs(src, args[FFN_WEIGHT_INDEX - 1][0]).values())
 
 
 def _per_element(macs_per_element: int, of: str):
@@ -209,8 +248,10 @@ DISPATCH_FORMULAS = {
                      aten._scaled_dot_product_efficient_attention_backward,
                      aten._scaled_dot_product_cudnn_attention_backward), _sdpa_backward_flops),
     aten.convolution_backward: _conv_backward_flops,
+    aten._native_multi_head_attention: _fused_attention_flops,
+    aten._transformer_encoder_layer_fwd: _encoder_layer_flops,
     **OTHER_FORMULAS,
 }
 """``custom_mapping`` for FlopCounterMode: the CPU attention kernels it lacks, attention's backward
-as its gradient products on every kernel, grouped convolutions' backward counted right, plus
-OTHER_FORMULAS."""
+as its gradient products on every kernel, grouped convolutions' backward counted right, the fused
+self-attention fast paths, plus OTHER_FORMULAS."""
