@@ -113,3 +113,22 @@ def test_fused_fast_paths_are_counted_on_real_tensors(module, expected):
     assert counted.fvcore_macs == sum(expected.values()) and counted.agree
     on_meta = count_flops(module.to("meta"), (torch.empty(B, N, E, device="meta"),))  # the slow path
     assert on_meta.by_class == expected
+
+
+def test_breakdown_charges_a_weight_called_functionally_to_its_module(tmp_path, monkeypatch):
+    """nn.MultiheadAttention calls out_proj as F.linear(x, out_proj.weight): its forward never runs."""
+    (tmp_path / "mha_target.py").write_text(
+        "import torch\nfrom torch import nn\n\n"
+        "class SelfAttention(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        f"        self.attn = nn.MultiheadAttention({E}, 4, batch_first=True)\n\n"
+        "    def forward(self, x):\n        return self.attn(x, x, x)[0]\n\n"
+        f"def make(height, width, batch):\n    return SelfAttention(), torch.randn(batch, {N}, {E})\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(app, ["flops", "py:mha_target:make", "--breakdown", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["module"]: row for row in json.loads(result.stdout)["breakdown"]}
+    assert round(rows["attn.out_proj"]["gmacs_dense"] * 1e9) == N * E * E       # batch 1
+    assert round(rows["attn"]["gmacs_dense"] * 1e9) == 4 * N * E * E            # still the parent's too
+    assert round(rows[""]["gmacs"] * 1e9) == 4 * N * E * E + 2 * N * N * E      # nothing counted twice
