@@ -94,8 +94,10 @@ def _counter(target: Target, params: dict, batch: int):
 
 def count(target: Target, resolution: Size = 224, *, batch: int = 1, train: bool = False,
           crosscheck: bool = False, **params) -> Count:
-    """Count ``target`` at ``resolution`` (224 or (height, width)); ``train`` also counts the backward
-    pass, ``crosscheck`` also runs fvcore. Raises ``pacabench.targets.TargetError`` (one line)."""
+    """Count ``target`` at ``resolution`` (224 or (height, width)) as inference runs it: eval mode, no
+    autograd. ``train`` counts a training step instead: the forward in train mode (batch norm on batch
+    statistics, training-only heads) and the backward pass; ``crosscheck`` also runs fvcore. Raises
+    ``pacabench.targets.TargetError`` (one line)."""
     height, width = _size(resolution)
     label, _, _, _, count_at = _counter(target, params, batch)
     counted = count_at(height, width, crosscheck=crosscheck, backward=train)

@@ -132,3 +132,31 @@ def test_breakdown_charges_a_weight_called_functionally_to_its_module(tmp_path, 
     assert round(rows["attn.out_proj"]["gmacs_dense"] * 1e9) == N * E * E       # batch 1
     assert round(rows["attn"]["gmacs_dense"] * 1e9) == 4 * N * E * E            # still the parent's too
     assert round(rows[""]["gmacs"] * 1e9) == 4 * N * E * E + 2 * N * N * E      # nothing counted twice
+
+
+class TrainsDifferently(nn.Module):
+    """Batch norm (fvcore: 2 MACs per element in eval, 5 on batch statistics), dropout, and a head
+    that runs only in training (as a segmenter's auxiliary head)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.norm, self.drop = nn.Conv2d(3, 8, 4, stride=4), nn.BatchNorm2d(8), nn.Dropout(0.1)
+        self.auxiliary = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        x = self.drop(self.norm(self.conv(x)))
+        return (x, self.auxiliary(x)) if self.training else x
+
+
+def trains_differently(height, width, batch):
+    return TrainsDifferently()
+
+
+def test_train_counts_the_forward_as_a_training_step_runs_it():
+    conv, elements = 8 * 3 * 16 * 16 * 16, 8 * 16 * 16              # 64 px, batch 1
+    inference = api.count(trains_differently, 64, crosscheck=True)
+    assert round(inference.gmacs * 1e9) == conv + 2 * elements and inference.gmacs_backward is None
+    step = api.count(trains_differently, 64, train=True, crosscheck=True)
+    assert round(step.gmacs_dense * 1e9) == conv + 2 * elements     # the auxiliary head ran
+    assert round(step.gmacs_other * 1e9) == 5 * elements and step.flops_agree is True
+    assert step.gmacs_backward > 0

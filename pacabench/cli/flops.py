@@ -10,7 +10,7 @@ from pacabench.cli.errors import fail, require_positive
 
 HELP = """Count parameters and GMACs of one forward pass of NAME at one input size, and say where they go.
 
-GMACs follow the paper convention: 1 multiply-accumulate = 1 FLOP. Every MAC is classed: mixing (a product of two activations: attention), dense (weights times activations: linear, conv) or other (norms, pooling, upsampling, in fvcore's per-element conventions). The count is torch's FlopCounterMode at dispatch level with pacabench's formulas, cross-checked by fvcore with pacabench's attention handles (the two must find the same product MACs); it runs on the meta device, so any resolution is counted in about a second without allocating memory.
+GMACs follow the paper convention: 1 multiply-accumulate = 1 FLOP. Every MAC is classed: mixing (a product of two activations: attention), dense (weights times activations: linear, conv) or other (norms, pooling, upsampling, in fvcore's per-element conventions). The count is torch's FlopCounterMode at dispatch level with pacabench's formulas, cross-checked by fvcore with pacabench's attention handles (the two must find the same product MACs); it runs on the meta device, so any resolution is counted in about a second without allocating memory. The forward is counted as inference runs it (eval mode, no autograd); --train counts a training step.
 
 NAME is a PaCa-ViT zoo model, any timm model, a segmentor seg:<zoo variant>, or an operator op:NAME?key=value (see `pacabench list`).
 
@@ -138,7 +138,8 @@ def flops(
     breakdown_: bool = typer.Option(False, "--breakdown", help="Also print the module tree with each "
                                     "module's parameters and GMACs (mixing / dense / other)."),
     depth: int = typer.Option(3, "--depth", help="--breakdown: how many levels of modules to show."),
-    train: bool = typer.Option(False, "--train", help="Also count the backward pass of a training step."),
+    train: bool = typer.Option(False, "--train", help="Count a training step: the forward in train mode "
+                               "(not eval: batch norm on batch statistics, training-only heads) and the backward pass."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (with --breakdown: a "
                                  "'breakdown' list of modules)."),
 ) -> None:
