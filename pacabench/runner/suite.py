@@ -271,16 +271,15 @@ def _parse(kind: str, name: str, params: dict | None = None) -> tuple[str, str, 
     """(kind, name, params) as ``pacabench.targets`` parses them: it owns target names, parameters
     and their errors. YAML parameters go to its checks as the values they are, never rendered into
     a query string (the name may still carry one: ``deit_small_patch16_224?fused_attn=false``)."""
-    from pacabench.backbones import check_model_params
     from pacabench.operators import OPERATORS
-    from pacabench.targets import TargetError, parse_target
+    from pacabench.targets import TargetError, check_params, parse_target
     from pacabench.user_targets import coerce
 
     parsed_kind, parsed_name, inline = parse_target(PREFIXES.get(kind, "") + name)
     if not params:
         return parsed_kind, parsed_name, inline
     check = {"operator": lambda p: OPERATORS[parsed_name].check_params(p),
-             "python": coerce}.get(parsed_kind, partial(check_model_params, parsed_name))
+             "python": coerce}.get(parsed_kind, partial(check_params, parsed_name))
     try:
         return parsed_kind, parsed_name, check({**inline, **params})
     except ValueError as exc:
