@@ -36,6 +36,11 @@ class TargetError(ValueError):
     """A target spec, parameter or size pacabench cannot build; the message is one line."""
 
 
+class TooLargeError(TargetError):
+    """A size or batch at which some tensor of the forward pass would have more elements than torch
+    can count (int64): torch fails in C++ there, even on the meta device."""
+
+
 @dataclass(frozen=True)
 class Built:
     """A module ready to measure: ``module(*inputs)``; ``tokens`` at its first attention stage."""

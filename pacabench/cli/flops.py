@@ -31,9 +31,12 @@ def parse_size(size: str) -> tuple[int, int]:
     from pacabench.runner.suite import parse_hw
 
     try:
-        return parse_hw(size)
+        height, width = parse_hw(size)
     except ValueError:
         raise fail(f"--size: {size!r} is not HxW; write e.g. --size 896x1344") from None
+    for side in (height, width):
+        require_positive("--size", side)
+    return height, width
 
 
 def parse_name(name: str) -> tuple[str, str, dict]:
@@ -148,12 +151,14 @@ def flops(
     if size is None:
         require_positive("--resolution", resolution)
     height, width = parse_size(size) if size else (resolution, resolution)
-    from pacabench.targets import TargetError  # after the argument checks: they answer without torch
+    from pacabench.targets import TargetError, TooLargeError  # after the argument checks: they answer without torch
 
     target = parse_name(name)
     try:
         result = count(name, *target, height, width, batch, train=train,
                        depth=depth if breakdown_ else None)
+    except TooLargeError as error:
+        raise fail(f"{'--size' if size else '--resolution'}, --batch: {error}") from None
     except TargetError as error:
         raise fail(f"target: {error}") from None
     if as_json:
