@@ -99,16 +99,18 @@ class SelfAttention(nn.Module):
 B, N, E, F = 2, 10, 32, 64
 
 
-@pytest.mark.parametrize("module,expected", [
-    (SelfAttention(E, 4), {"mixing": 2 * B * N * N * E, "dense": 4 * B * N * E * E, "other": 0}),
-    (nn.TransformerEncoderLayer(E, 4, F, batch_first=True),
+@pytest.mark.parametrize("make,expected", [
+    (lambda: SelfAttention(E, 4), {"mixing": 2 * B * N * N * E, "dense": 4 * B * N * E * E, "other": 0}),
+    (lambda: nn.TransformerEncoderLayer(E, 4, F, batch_first=True),
      {"mixing": 2 * B * N * N * E, "dense": 4 * B * N * E * E + 2 * B * N * E * F, "other": 2 * 5 * B * N * E}),
 ])
-def test_fused_fast_paths_are_counted_on_real_tensors(module, expected):
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device"))])
+def test_fused_fast_paths_are_counted_on_real_tensors(make, expected, device):
     from pacabench.measure.flops import count_flops
 
-    module.eval()
-    counted = count_flops(module, (torch.randn(B, N, E),))
+    module = make().to(device).eval()
+    counted = count_flops(module, (torch.randn(B, N, E, device=device),))
     assert counted.by_class == expected and counted.uncounted_ops == []
     assert counted.fvcore_macs == sum(expected.values()) and counted.agree
     on_meta = count_flops(module.to("meta"), (torch.empty(B, N, E, device="meta"),))  # the slow path
