@@ -2,11 +2,13 @@
 
 fvcore (0.1.5) has no handle for ``aten::scaled_dot_product_attention`` or its backend kernels and
 none for ``aten::_convolution_mode`` (``padding='same'``), so it silently drops the attention
-matmuls of timm's ViT / PVTv2 and of the PaCa zoo; its einsum handle reads numpy's FLOP estimate to 4
-significant digits, so attention written with ``torch.einsum`` never matched exactly. ``torch.utils.flop_counter`` has no formula for
-the CPU flash kernel, so it counts 0 for attention on CPU, and none for norms, pooling or
-upsampling, which fvcore (and so the published tables) counts. The handles here fill both gaps; the
-counters that use them live in :mod:`pacabench.measure.cost_counter` and :mod:`pacabench.measure.flops`.
+matmuls of timm's ViT / PVTv2 and of the PaCa zoo; its einsum handle reads numpy's FLOP estimate to
+4 significant digits, so attention written with ``torch.einsum`` never matched exactly.
+``torch.utils.flop_counter`` has no formula for the CPU flash kernel, so it counts 0 for attention
+on CPU, and none for norms, pooling or upsampling, which fvcore (and so the published tables)
+counts. Neither counts the fused self-attention fast paths of ``nn.MultiheadAttention`` and
+``nn.TransformerEncoderLayer`` (eval, real tensors). The handles here fill these gaps; the counters
+that use them live in :mod:`pacabench.measure.cost_counter` and :mod:`pacabench.measure.flops`.
 
 Conventions: fvcore handles take JIT values and return MACs (1 MAC = 1 FLOP, the paper
 convention); FlopCounterMode formulas take shapes and return FLOPs (2 per MAC).
@@ -47,7 +49,8 @@ def fused_self_attention_macs(x_shape: Sequence[int], ffn_hidden: int | None = N
     ``nn.TransformerEncoderLayer`` in eval on real tensors): one kernel each, so neither counter sees
     the products inside. On ``x_shape`` = (B, N, E): Q K^T and A V (2 B N^2 E, mixing), the q, k, v and
     output projections (4 B N E^2, dense); the layer adds its feed-forward (2 B N E F, dense) and two
-    affine layer norms (5 per element each: fvcore's convention, as for ``native_layer_norm``)."""
+    affine layer norms (5 per element each: fvcore's convention, as for ``native_layer_norm``). Both
+    paths run only for self-attention (query, key and value one tensor) on a padded, not nested, batch."""
     b, n, e = x_shape
     macs = {"mixing": 2 * b * n * n * e, "dense": 4 * b * n * e * e, "other": 0}
     if ffn_hidden is not None:
