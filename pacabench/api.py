@@ -162,10 +162,10 @@ def run_suite(suite: str | Path, out: str | Path | None = None, *, device: str |
     from pacabench.runner.suite import SuiteError, find_suite, override_problem
     from pacabench.runner.sweep import default_run_dir, run_sweep
 
-    problems = [override_problem(what, value) for what, value in (("device", device), ("dtype", dtype))
-                if value is not None]
-    if any(problems):
-        raise SuiteError([p for p in problems if p])
+    problems = [problem for what, value in (("device", device), ("dtype", dtype)) if value is not None
+                for problem in [override_problem(what, value)] if problem]
+    if problems:
+        raise SuiteError(problems)
     loaded = find_suite(suite)
     overrides = {key: [value] for key, value in (("devices", device), ("dtypes", dtype)) if value}
     if overrides:

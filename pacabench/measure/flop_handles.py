@@ -50,7 +50,8 @@ def fused_self_attention_macs(x_shape: Sequence[int], ffn_hidden: int | None = N
     the products inside. On ``x_shape`` = (B, N, E): Q K^T and A V (2 B N^2 E, mixing), the q, k, v and
     output projections (4 B N E^2, dense); the layer adds its feed-forward (2 B N E F, dense) and two
     affine layer norms (5 per element each: fvcore's convention, as for ``native_layer_norm``). Both
-    paths run only for self-attention (query, key and value one tensor) on a padded, not nested, batch."""
+    paths run only for self-attention (query, key and value one tensor); a nested batch (a padding
+    mask in ``nn.TransformerEncoder``) has no (B, N, E) shape and is not counted."""
     b, n, e = x_shape
     macs = {"mixing": 2 * b * n * n * e, "dense": 4 * b * n * e * e, "other": 0}
     if ffn_hidden is not None:

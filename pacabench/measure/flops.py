@@ -99,10 +99,10 @@ def fvcore_count(module: torch.nn.Module, inputs: tuple) -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def training(module: torch.nn.Module, train: bool = True):
-    """``module`` in train mode (or eval) for the block, every submodule's own mode restored after."""
+def training(module: torch.nn.Module):
+    """``module`` in train mode for the block, every submodule's own mode restored after."""
     modes = [(m, m.training) for m in module.modules()]
-    module.train(train)
+    module.train()
     try:
         yield module
     finally:
