@@ -18,8 +18,8 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from multiprocessing import popen_forkserver, spawn
 from dataclasses import asdict, dataclass, field
+from multiprocessing import popen_forkserver, spawn
 
 import torch
 
