@@ -67,14 +67,21 @@ class Scaling:
 
 
 def _size(resolution: Size) -> tuple[int, int]:
-    return (resolution, resolution) if isinstance(resolution, int) else tuple(resolution)
+    """224 or (height, width) as (height, width); TargetError (one line) for anything else."""
+    from pacabench.targets import TargetError
+
+    pair = (resolution, resolution) if not isinstance(resolution, (tuple, list)) else tuple(resolution)
+    if len(pair) != 2 or not all(isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in pair):
+        raise TargetError(f"resolution: {resolution!r} is not a size; pass pixels as a positive integer (224) "
+                          f"or a pair of them (height, width)")
+    return pair
 
 
 def _counter(target: Target, params: dict, batch: int):
     """(label, kind, name, params, count_at(height, width, **flags)) for a spec or a factory."""
     from pacabench import user_targets
     from pacabench.measure.counts import count_built, count_target
-    from pacabench.targets import Built, parse_target
+    from pacabench.targets import Built, TargetError, parse_target
 
     if isinstance(target, str):
         kind, name, parsed = parse_target(target)
@@ -85,8 +92,11 @@ def _counter(target: Target, params: dict, batch: int):
     def count_at(height: int, width: int, **flags):
         import torch
 
-        built = Built(*user_targets.build(target, label, params, height, width, batch, device="meta",
-                                          dtype=torch.float32))
+        try:
+            built = Built(*user_targets.build(target, label, params, height, width, batch, device="meta",
+                                              dtype=torch.float32))
+        except user_targets.UserTargetError as error:  # as for a py: target named by a string
+            raise TargetError(str(error)) from None
         return count_built(built, user_code=label, **flags)
 
     return label, user_targets.KIND, label.removeprefix(user_targets.PY_PREFIX), params, count_at
@@ -94,8 +104,10 @@ def _counter(target: Target, params: dict, batch: int):
 
 def count(target: Target, resolution: Size = 224, *, batch: int = 1, train: bool = False,
           crosscheck: bool = False, **params) -> Count:
-    """Count ``target`` at ``resolution`` (224 or (height, width)); ``train`` also counts the backward
-    pass, ``crosscheck`` also runs fvcore. Raises ``pacabench.targets.TargetError`` (one line)."""
+    """Count ``target`` at ``resolution`` (224 or (height, width)) as inference runs it: eval mode, no
+    autograd. ``train`` counts a training step instead: the forward in train mode (batch norm on batch
+    statistics, training-only heads) and the backward pass; ``crosscheck`` also runs fvcore. Raises
+    ``pacabench.targets.TargetError`` (one line)."""
     height, width = _size(resolution)
     label, _, _, _, count_at = _counter(target, params, batch)
     counted = count_at(height, width, crosscheck=crosscheck, backward=train)
@@ -117,6 +129,10 @@ def cost_model(target: Target, resolutions: Sequence[Size] | None = None, *, bat
 
     from pacabench.analysis.target_scaling import DEFAULT_RESOLUTIONS, count_rows, count_scaling
 
+    if isinstance(resolutions, (str, bytes)):
+        from pacabench.targets import TargetError
+
+        raise TargetError(f"resolutions: {resolutions!r} is text; pass sizes, e.g. (224, 448, 672, 896)")
     sizes = [_size(r) for r in (resolutions or DEFAULT_RESOLUTIONS)]
     label, kind, name, merged, count_at = _counter(target, params, batch)
     rows = count_rows(lambda h, w: count_at(h, w, crosscheck=False), sizes, kind=kind, name=name,
@@ -138,23 +154,25 @@ def run_suite(suite: str | Path, out: str | Path | None = None, *, device: str |
               dtype: str | None = None, progress: bool = False) -> pd.DataFrame:
     """Run a suite file (or the name of a shipped suite) into ``out`` (default: results/<time>_<suite>)
     and return its results, one labelled row per cell; ``pacabench report OUT`` renders them.
-    Raises ``pacabench.runner.suite.SuiteError`` for an unusable suite."""
-    from importlib.resources import files
-
+    Raises ``pacabench.runner.suite.SuiteError`` (one line per problem) for an unusable suite, device or
+    dtype."""
     from pacabench.analysis.results import load_results
+    from pacabench.runner.cells import missing_cuda
     from pacabench.runner.executor import make_executor
-    from pacabench.runner.suite import load_suite, parse_suite
+    from pacabench.runner.suite import SuiteError, find_suite, override_problem
     from pacabench.runner.sweep import default_run_dir, run_sweep
 
-    path = Path(suite)
-    if not path.exists():
-        shipped = files("pacabench.suites") / f"{path.name.removesuffix('.yaml')}.yaml"
-        loaded = parse_suite(shipped.read_text(), source=str(shipped))
-    else:
-        loaded = load_suite(path)
+    problems = [problem for what, value in (("device", device), ("dtype", dtype)) if value is not None
+                for problem in [override_problem(what, value)] if problem]
+    if problems:
+        raise SuiteError(problems)
+    loaded = find_suite(suite)
     overrides = {key: [value] for key, value in (("devices", device), ("dtypes", dtype)) if value}
     if overrides:
         loaded = loaded.with_overrides(**overrides)
+    if missing_cuda(loaded):
+        raise SuiteError([f"{'device' if device else 'devices'}: cuda requested but no CUDA device is visible; "
+                          f"use device='cpu' or 'auto'"])
     out_dir = Path(out) if out is not None else default_run_dir(loaded.name)
     run_sweep(loaded, out_dir, make_executor("local"), progress=progress, command=f"pacabench.api.run_suite({suite!r})")
     return load_results(out_dir)

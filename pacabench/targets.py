@@ -36,6 +36,11 @@ class TargetError(ValueError):
     """A target spec, parameter or size pacabench cannot build; the message is one line."""
 
 
+class TooLargeError(TargetError):
+    """A size or batch at which some tensor of the forward pass would have more elements than torch
+    can count (int64): torch fails in C++ there, even on the meta device."""
+
+
 @dataclass(frozen=True)
 class Built:
     """A module ready to measure: ``module(*inputs)``; ``tokens`` at its first attention stage."""
@@ -100,7 +105,8 @@ def _check_model(name: str) -> None:
         raise TargetError(f"unknown model '{name}'; {_suggest(name)}")
 
 
-def _check_params(name: str, params: Mapping) -> dict:
+def check_params(name: str, params: Mapping) -> dict:
+    """A model's or a dense model's parameters checked by its own rules; TargetError naming the key."""
     return _checked(check_dense_params if is_dense(name) else check_model_params, name, params)
 
 
@@ -129,7 +135,7 @@ def parse_target(spec: str) -> tuple[str, str, dict]:
         return "operator", name, _checked(operator.check_params, _parse_query(OPERATOR_PREFIX + name, query))
     name, _, query = spec.partition("?")
     _check_model(name)
-    return "model", name, _check_params(name, _parse_query(name, query))
+    return "model", name, check_params(name, _parse_query(name, query))
 
 
 def build_target(kind: str, name: str, params: Mapping, height: int, width: int, batch: int, *,
@@ -155,7 +161,7 @@ def build_target(kind: str, name: str, params: Mapping, height: int, width: int,
         return Built(*_checked(user_targets.build, factory, user_targets.PY_PREFIX + name, params, height, width,
                                batch, device=device, dtype=dtype))
     _check_model(name)
-    params = _check_params(name, params)
+    params = check_params(name, params)
     _checked(check_size, name, height, width)
     build = build_dense if is_dense(name) else build_backbone
     module = _checked(build, name, height, width, device=device, dtype=dtype, **params)

@@ -113,9 +113,12 @@ def _unpack(label: str, made):
         return made, None, None
     if isinstance(made, tuple) and len(made) in (2, 3) and isinstance(made[0], nn.Module):
         inputs = made[1] if isinstance(made[1], tuple) else (made[1],)
-        if all(isinstance(t, torch.Tensor) for t in inputs):
+        if inputs and all(isinstance(t, torch.Tensor) for t in inputs):
             tokens = made[2] if len(made) == 3 else None
+            if isinstance(tokens, int) and tokens >= 2 ** 63:
+                raise UserTargetError(f"{label}: returned tokens = {tokens:.3g}, more than a results row holds "
+                                      f"(2^63 - 1); return N, the tokens at the first attention stage")
             if tokens is None or (isinstance(tokens, int) and tokens > 0):
                 return made[0], inputs, tokens
     raise UserTargetError(f"{label}: returned {type(made).__name__}; return a module, (module, inputs) or "
-                          f"(module, inputs, tokens) with inputs a tensor or a tuple of tensors")
+                          f"(module, inputs, tokens) with inputs a tensor or a non-empty tuple of tensors")

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Mapping
 
 import pandas as pd
 
+from pacabench.analysis.cost_model import CostModel
 from pacabench.analysis.results import label_rows
-from pacabench.analysis.scaling import COUNT_METRICS, scaling_table
+from pacabench.analysis.scaling import COUNT_METRICS, NOUNS, Scaling, _row, scaling_table
 
 if TYPE_CHECKING:
     from pacabench.measure.counts import TargetCount
@@ -38,5 +39,22 @@ def count_rows(count_at: Callable[[int, int], TargetCount], sizes: Sequence[tupl
 
 
 def count_scaling(rows: pd.DataFrame) -> pd.DataFrame:
-    """The verdict table (``scaling.csv``'s columns) of counted rows: GMACs and mixing GMACs."""
-    return scaling_table(rows, metrics=COUNT_METRICS)
+    """The verdict table (``scaling.csv``'s columns) of counted rows: GMACs and mixing GMACs, one row
+    each, also for a count that is zero at every size (a run's table leaves such a metric out)."""
+    table = scaling_table(rows, metrics=COUNT_METRICS)
+    missing = [_zero_row(rows, metric) for metric in COUNT_METRICS if metric not in set(table["metric"])]
+    if not missing:
+        return table
+    table = pd.concat([table, pd.DataFrame(missing, columns=table.columns)], ignore_index=True)
+    return table.sort_values("metric", key=lambda m: m.map(COUNT_METRICS.index), kind="stable", ignore_index=True)
+
+
+def _zero_row(rows: pd.DataFrame, metric: str) -> dict:
+    """The verdict of a count that is 0 at every size (no attention: no mixing MACs; a module with no
+    MACs at all): exactly linear, c0 = c1 = c2 = 0."""
+    part = rows.sort_values("tokens", kind="stable").drop_duplicates(["resolution_h", "resolution_w"])
+    tokens = tuple(int(n) for n in part["tokens"])
+    model = CostModel(0.0, 0.0, 0.0, tokens, (0.0,) * len(tokens), exact=True, max_residual=0.0)
+    why = "no product of two activations: no attention" if metric == "gmacs_mixing" else "no MACs counted"
+    reason = f"linear: {NOUNS[metric]} are 0 at all {len(set(tokens))} sizes ({why}); c2 = 0"
+    return _row(part.iloc[0]["series"], part.iloc[0], metric, part, Scaling("linear", reason, model, "exact"))

@@ -10,7 +10,7 @@ from pacabench.cli.errors import fail, require_positive
 
 HELP = """Count parameters and GMACs of one forward pass of NAME at one input size, and say where they go.
 
-GMACs follow the paper convention: 1 multiply-accumulate = 1 FLOP. Every MAC is classed: mixing (a product of two activations: attention), dense (weights times activations: linear, conv) or other (norms, pooling, upsampling, in fvcore's per-element conventions). The count is torch's FlopCounterMode at dispatch level with pacabench's formulas, cross-checked by fvcore with pacabench's attention handles (the two must find the same product MACs); it runs on the meta device, so any resolution is counted in about a second without allocating memory.
+GMACs follow the paper convention: 1 multiply-accumulate = 1 FLOP. Every MAC is classed: mixing (a product of two activations: attention), dense (weights times activations: linear, conv) or other (norms, pooling, upsampling, in fvcore's per-element conventions). The count is torch's FlopCounterMode at dispatch level with pacabench's formulas, cross-checked by fvcore with pacabench's attention handles (the two must find the same product MACs); it runs on the meta device, so any resolution is counted in about a second without allocating memory. The forward is counted as inference runs it (eval mode, no autograd); --train counts a training step.
 
 NAME is a PaCa-ViT zoo model, any timm model, a segmentor seg:<zoo variant>, or an operator op:NAME?key=value (see `pacabench list`).
 
@@ -31,9 +31,12 @@ def parse_size(size: str) -> tuple[int, int]:
     from pacabench.runner.suite import parse_hw
 
     try:
-        return parse_hw(size)
+        height, width = parse_hw(size)
     except ValueError:
         raise fail(f"--size: {size!r} is not HxW; write e.g. --size 896x1344") from None
+    for side in (height, width):
+        require_positive("--size", side)
+    return height, width
 
 
 def parse_name(name: str) -> tuple[str, str, dict]:
@@ -138,7 +141,8 @@ def flops(
     breakdown_: bool = typer.Option(False, "--breakdown", help="Also print the module tree with each "
                                     "module's parameters and GMACs (mixing / dense / other)."),
     depth: int = typer.Option(3, "--depth", help="--breakdown: how many levels of modules to show."),
-    train: bool = typer.Option(False, "--train", help="Also count the backward pass of a training step."),
+    train: bool = typer.Option(False, "--train", help="Count a training step: the forward in train mode "
+                               "(not eval: batch norm on batch statistics, training-only heads) and the backward pass."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (with --breakdown: a "
                                  "'breakdown' list of modules)."),
 ) -> None:
@@ -147,12 +151,14 @@ def flops(
     if size is None:
         require_positive("--resolution", resolution)
     height, width = parse_size(size) if size else (resolution, resolution)
-    from pacabench.targets import TargetError  # after the argument checks: they answer without torch
+    from pacabench.targets import TargetError, TooLargeError  # after the argument checks: they answer without torch
 
     target = parse_name(name)
     try:
         result = count(name, *target, height, width, batch, train=train,
                        depth=depth if breakdown_ else None)
+    except TooLargeError as error:
+        raise fail(f"{'--size' if size else '--resolution'}, --batch: {error}") from None
     except TargetError as error:
         raise fail(f"target: {error}") from None
     if as_json:

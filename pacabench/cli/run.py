@@ -5,9 +5,8 @@ import json
 import shlex
 import signal
 import sys
-from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, get_args
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -26,28 +25,16 @@ def register(app: typer.Typer) -> None:
     app.command("env")(env)
 
 
-def _embedded_suites() -> dict[str, object]:
-    return {p.name.removesuffix(".yaml"): p for p in files("pacabench.suites").iterdir()
-            if p.name.endswith(".yaml")}
-
-
 def _load(spec: str) -> Suite:
     """A suite file path, or the name of a suite shipped with pacabench (e.g. ``ci_smoke``)."""
-    from pacabench.runner.suite import SuiteError, load_suite, parse_suite
+    from pacabench.runner.suite import SuiteError, find_suite
 
     try:
-        if Path(spec).exists():
-            return load_suite(spec)
-        embedded = _embedded_suites()
-        name = Path(spec).name.removesuffix(".yaml")
-        if name in embedded:
-            return parse_suite(embedded[name].read_text(), source=str(embedded[name]))
+        return find_suite(spec)
     except SuiteError as exc:
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2) from None
-    raise fail(f"SUITE: no file {spec!r} and no shipped suite of that name; shipped suites: "
-                f"{', '.join(sorted(_embedded_suites()))}")
 
 
 def run(
@@ -94,15 +81,15 @@ def run(
         raise fail("--out: not with --resume; the resumed folder is where results go")
     if resume is not None and not resume.is_dir():
         raise fail(f"--resume: {resume} is not a results folder; pass the folder of an earlier run")
-    from pacabench.runner.suite import Device, Dtype
+    from pacabench.runner.suite import override_problem
 
-    for what, value, choices in (("device", device, get_args(Device)), ("dtype", dtype, get_args(Dtype))):
+    for what, value in (("device", device), ("dtype", dtype)):
         if value is not None and resume is not None:
             raise fail(f"--{what}: not with --resume; a resumed run keeps the {what}s it was started with")
-        if value is not None and value not in choices:
-            raise fail(f"--{what}: {value!r} is not a {what}; use {', '.join(choices[:-1])} or {choices[-1]}")
+        if value is not None and override_problem(what, value):
+            raise fail(f"--{override_problem(what, value)}")
     require_positive("--cpus-per-cell", cpus_per_cell)
-    from pacabench.runner.cells import resolve_device  # after the argument checks: they answer without torch
+    from pacabench.runner.cells import missing_cuda  # after the argument checks: they answer without torch
     from pacabench.runner.executor import ExecutorError, make_executor
     from pacabench.runner.sweep import SET_ASIDE_NAME, SUITE_NAME, SweepError, default_run_dir, run_sweep
 
@@ -112,8 +99,7 @@ def run(
     overrides = {key: [value] for key, value in (("devices", device), ("dtypes", dtype)) if value}
     if overrides:
         loaded = loaded.with_overrides(**overrides)
-    devices = {resolve_device(d) for d in loaded.devices}
-    if "cuda" in devices and resolve_device("auto") != "cuda":
+    if missing_cuda(loaded):
         where = "--device" if device else "devices"
         raise fail(f"{where}: cuda requested but no CUDA device is visible; use --device cpu or auto")
     out_dir = resume or out or default_run_dir(loaded.name)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+import reprlib
 
 import typer
 
-from pacabench.cli.errors import fail, require_positive
+from pacabench.cli.errors import MAX_DIMENSION, fail, require_positive
 from pacabench.cli.flops import parse_name
 
 HELP = """How the cost of NAME grows with the input: its exact cost model, the verdict and where the N² term lives.
@@ -35,6 +36,8 @@ def parse_resolutions(text: str) -> list[tuple[int, int]]:
                        f"or 800x1280,1600x2560") from None
         if min(sizes[-1]) < 1:
             raise fail(f"--resolutions: {item!r} is not a positive size")
+        if max(sizes[-1]) > MAX_DIMENSION:
+            raise fail(f"--resolutions: {reprlib.repr(item)} is more than a tensor dimension can be (2^63 - 1)")
     if len(set(sizes)) < 3:
         raise fail(f"--resolutions: {len(set(sizes))} distinct size(s); a cost model needs at least 3 "
                    f"(4 or more to check it)")
@@ -77,12 +80,14 @@ def scaling(
     sizes = parse_resolutions(resolutions)
     from pacabench.analysis.target_scaling import count_rows, count_scaling  # after the argument checks
     from pacabench.measure.counts import count_target
-    from pacabench.targets import TargetError
+    from pacabench.targets import TargetError, TooLargeError
 
     kind, target, params = parse_name(name)
     try:
         rows = count_rows(lambda h, w: count_target(kind, target, params, h, w, batch, crosscheck=False), sizes,
                           kind=kind, name=target, params=params, batch=batch, label=name)
+    except TooLargeError as error:
+        raise fail(f"--resolutions, --batch: {error}") from None
     except TargetError as error:  # user code that cannot be built or counted, else a size the target cannot take
         raise fail(f"{'NAME' if kind == 'python' else '--resolutions'}: {error}") from None
     table = count_scaling(rows)

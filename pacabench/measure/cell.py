@@ -8,6 +8,7 @@ a budget says so, else build it for real, measure peak memory, time it and fill 
 OOM costs one row, and no allocator peak leaks from one cell into the next. The child never outlives
 the sweep that started it, nor (by more than a few seconds) its time limit.
 """
+import functools
 import hashlib
 import json
 import math
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from multiprocessing import popen_forkserver, spawn
 
 import torch
 
@@ -326,6 +328,37 @@ def _context():
     return ctx
 
 
+_LAUNCH = threading.Lock()
+
+
+class _CellPopen(popen_forkserver.Popen):
+    """A forkserver child that does not run the parent's ``__main__`` again: multiprocessing re-runs
+    a script in every child (as ``__mp_main__``), so a script calling ``api.run_suite`` at its top
+    level, unguarded, would start its sweep again in each cell. A cell needs nothing from it."""
+
+    def _launch(self, process_obj):
+        with _LAUNCH:
+            prepare = spawn.get_preparation_data
+            spawn.get_preparation_data = functools.partial(_without_main, prepare)
+            try:
+                super()._launch(process_obj)
+            finally:
+                spawn.get_preparation_data = prepare
+
+
+def _without_main(prepare: Callable, name: str) -> dict:
+    data = prepare(name)
+    for key in ("init_main_from_path", "init_main_from_name"):
+        data.pop(key, None)
+    return data
+
+
+class _CellProcess(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        return _CellPopen(process_obj)
+
+
 # The parent kills a cell at its time limit; the child's own alarm, this much later, holds the limit
 # when the parent cannot (stopped, or killed between two checks).
 _ALARM_GRACE_S = 5
@@ -378,8 +411,7 @@ def run_isolated(cell: Cell, measure: Callable = measure_cell) -> dict:
     """
     ctx = _context()
     receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child, args=(cell, sender, measure),
-                          name=f"pacabench-cell-{cell.name}")
+    process = _CellProcess(target=_child, args=(cell, sender, measure), name=f"pacabench-cell-{cell.name}")
     row = _identity_row(cell)
     try:  # from start(): a Ctrl-C that lands right after it still kills the child (else exit would join it)
         process.start()  # returns once the child exists: the clock starts after the server's preload

@@ -17,6 +17,10 @@ Op classes: every counted op is a product of two tensors or a per-element conven
 every op whose tensor arguments include a marked one marks its outputs (an in-place op returns the
 tensor it wrote to, so that is marked too). So a linear layer whose weight went through a cast, a gathered relative-position bias, or a
 parameter used as queries is classed by what it multiplies, whatever op computes it.
+
+Modules are those the op runs under, plus any module whose own parameter the op uses while that
+module's forward is not running (a weight called functionally, as ``nn.MultiheadAttention`` calls its
+``out_proj``): parameters, and tensors made from them alone, are traced to their modules the same way.
 """
 from __future__ import annotations
 
@@ -28,7 +32,8 @@ from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 from torch.utils.weak import WeakIdKeyDictionary
 
-from pacabench.measure.flop_handles import DISPATCH_FORMULAS, OTHER_FORMULAS, sdpa_products
+from pacabench.measure.flop_handles import (DISPATCH_FORMULAS, FFN_WEIGHT_INDEX, OTHER_FORMULAS,
+                                            fused_self_attention_macs, sdpa_products)
 
 OP_CLASSES = ("mixing", "dense", "other")
 ROOT = ""
@@ -39,6 +44,7 @@ _SDPA_FORWARD = frozenset({
     aten._scaled_dot_product_flash_attention, aten._scaled_dot_product_efficient_attention,
     aten._scaled_dot_product_cudnn_attention, aten._scaled_dot_product_flash_attention_for_cpu,
 })
+_FUSED = frozenset({aten._native_multi_head_attention, aten._transformer_encoder_layer_fwd})
 _BIAS_FIRST = frozenset({aten.addmm, aten.baddbmm})  # (bias, a, b)
 _OTHER = frozenset(OTHER_FORMULAS)
 _NOT_COMPUTE = frozenset({
@@ -84,6 +90,10 @@ class CostCounter(FlopCounterMode):
         self._dependent = WeakIdKeyDictionary()
         for tensor in _tensors(inputs):
             self._dependent[tensor] = True
+        self._owners = WeakIdKeyDictionary()  # parameter (or a view / cast of it) -> paths of its modules
+        for path, module in (root.named_modules(remove_duplicate=False) if root is not None else ()):
+            for parameter in module.parameters(recurse=False):
+                self._owners.setdefault(parameter, set()).add(f"{self._root}.{path}" if path else self._root)
         self._flops: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OP_CLASSES, 0))
         self.uncounted: set[str] = set()
 
@@ -100,25 +110,48 @@ class CostCounter(FlopCounterMode):
     def _count_flops(self, func_packet, out, args, kwargs):
         """Called by FlopCounterMode for every op it runs, with the op's arguments and output."""
         arguments = _tensors((args, kwargs))
-        if any(self._depends(t) for t in arguments):
+        depends = any(self._depends(t) for t in arguments)
+        if depends:
             for tensor in _tensors(out):
                 self._dependent[tensor] = True
         if func_packet not in self.flop_registry:
             name = func_packet.__name__
             if name not in _NOT_COMPUTE and not _is_view_op(func_packet) and _tensors(out):
                 self.uncounted.add(func_packet._qualified_op_name)
+            owners = set().union(*(self._owners.get(t, ()) for t in arguments)) if not depends else None
+            for tensor in _tensors(out) if owners else ():  # a weight transposed, cast or reshaped
+                self._owners[tensor] = owners
             return out
         flops = self.flop_registry[func_packet](*args, **kwargs, out_val=out)
         split = self._classify(func_packet, args, flops)
-        for parent in set(self.mod_tracker.parents):
+        for parent in set(self.mod_tracker.parents) | self._weight_owners(arguments):
             record = self._flops[parent]
             for op_class, value in split.items():
                 record[op_class] += value
         return out
 
+    def _weight_owners(self, arguments) -> set[str]:
+        """Modules whose weights an op uses without their forward running (``F.linear(x,
+        mha.out_proj.weight)`` in ``nn.MultiheadAttention``), with their ancestors not running either:
+        the op is charged to them too, as if they had run it."""
+        running = set(self.mod_tracker.parents)
+        charged: set[str] = set()
+        for tensor in arguments:
+            owners = self._owners.get(tensor)
+            if owners and not owners & running:
+                parts = min(owners).split(".")
+                charged.update(".".join(parts[:i]) for i in range(2, len(parts) + 1))
+        return charged - running
+
     def _classify(self, func_packet, args, flops: int) -> dict[str, int]:
         if func_packet in _OTHER:
             return {"other": flops}
+        if func_packet in _FUSED:
+            ffn = args[FFN_WEIGHT_INDEX].shape[0] if func_packet is aten._transformer_encoder_layer_fwd else None
+            macs = fused_self_attention_macs(args[0].shape, ffn)
+            if not self._depends(args[0]):  # attention over a parameter: no activation in its products
+                macs = {"mixing": 0, "dense": macs["mixing"] + macs["dense"], "other": macs["other"]}
+            return {op_class: 2 * value for op_class, value in macs.items()}
         if func_packet in _SDPA_FORWARD:
             q, k, v = args[:3]
             qk, av = sdpa_products(q.shape, k.shape, v.shape)

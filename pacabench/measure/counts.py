@@ -46,6 +46,7 @@ def count_built(built, *, crosscheck: bool = True, backward: bool = False,
     try:
         flops = count_flops(built.module, built.inputs, crosscheck=crosscheck, backward=backward)
     except Exception as error:  # noqa: BLE001 - the user's forward may raise anything on meta
+        _raise_if_too_large(error)
         if user_code is None:
             raise
         from pacabench.messages import one_line
@@ -64,6 +65,21 @@ def count_target(kind: str, name: str, params: Mapping, height: int, width: int,
     from pacabench import user_targets
     from pacabench.targets import build_target  # lazy: the measurement core must not need targets
 
-    built = build_target(kind, name, params, height, width, batch, device="meta")
+    try:
+        built = build_target(kind, name, params, height, width, batch, device="meta")
+    except (RuntimeError, OverflowError) as error:
+        _raise_if_too_large(error)
+        raise
     user_code = user_targets.PY_PREFIX + name if kind == user_targets.KIND else None
     return count_built(built, crosscheck=crosscheck, backward=backward, user_code=user_code)
+
+
+def _raise_if_too_large(error: Exception) -> None:
+    """A tensor too large for int64 sizes (torch: "Storage size calculation overflowed", Python: "int
+    too large to convert") is the size's or the batch's fault: one TooLargeError line saying so."""
+    from pacabench.messages import one_line
+    from pacabench.targets import TooLargeError
+
+    if isinstance(error, OverflowError) or (isinstance(error, RuntimeError) and "overflow" in str(error).lower()):
+        raise TooLargeError(f"too large to count: a tensor of the forward pass would have more than 2^63 - 1 "
+                            f"elements ({one_line(error)[:120]}); count a smaller size or batch") from None

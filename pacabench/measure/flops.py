@@ -98,8 +98,21 @@ def fvcore_count(module: torch.nn.Module, inputs: tuple) -> tuple[int, int]:
     return total, products
 
 
+@contextlib.contextmanager
+def training(module: torch.nn.Module):
+    """``module`` in train mode for the block, every submodule's own mode restored after."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.train()
+    try:
+        yield module
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 def count_forward(module: torch.nn.Module, inputs: tuple) -> CostCounter:
-    """One forward pass ``module(*inputs)`` under the primary counter (no autograd graph)."""
+    """One forward pass ``module(*inputs)`` under the primary counter (no autograd graph), in the
+    module's own mode."""
     counter = CostCounter(inputs, root=module)
     with torch.no_grad(), _meta_mode(inputs), counter:
         module(*inputs)
@@ -109,10 +122,8 @@ def count_forward(module: torch.nn.Module, inputs: tuple) -> CostCounter:
 def count_backward(module: torch.nn.Module, inputs: tuple) -> int:
     """MACs of the backward pass of a training step as autograd runs it (module in train mode, loss
     = sum of the floating outputs; the loss itself costs no MACs). The forward pass is not counted."""
-    was_training = module.training
-    module.train()
     try:
-        with _meta_mode(inputs):
+        with training(module), _meta_mode(inputs):
             with torch.enable_grad():
                 outputs = [t for t in _flat_tensors(module(*inputs)) if t.requires_grad]
             if not outputs:
@@ -123,7 +134,6 @@ def count_backward(module: torch.nn.Module, inputs: tuple) -> int:
                 loss.backward()
         return sum(counter.by_class.values())
     finally:
-        module.train(was_training)
         for parameter in module.parameters():
             parameter.grad = None
 
@@ -156,19 +166,22 @@ def _with_containers(module: torch.nn.Module, modules: dict[str, dict[str, int]]
 
 def count_flops(module: torch.nn.Module, inputs: tuple, *, crosscheck: bool = True,
                 backward: bool = False) -> FlopCount:
-    """Count one forward pass of ``module(*inputs)`` (see the module docstring); ``crosscheck``
-    also runs fvcore, ``backward`` also counts a training step's backward pass."""
+    """Count one forward pass of ``module(*inputs)`` (see the module docstring) in the module's own
+    mode (built targets are in eval mode: inference); ``crosscheck`` also runs fvcore. ``backward``
+    counts a training step: its forward in train mode (batch norm on batch statistics, training-only
+    heads, ``nn.MultiheadAttention``'s slow path) and its backward pass."""
     device = next((t.device.type for t in inputs if isinstance(t, torch.Tensor)), "cpu")
-    counter = count_forward(module, inputs)
-    by_class = counter.by_class
-    macs = sum(by_class.values())
-    fvcore_macs = agree = None
-    if crosscheck:
-        try:
-            fvcore_macs, fvcore_products = fvcore_count(module, inputs)
-            agree = fvcore_products == by_class["mixing"] + by_class["dense"]
-        except Exception:  # the cross-check is optional; the primary count stands alone
-            fvcore_macs = None
+    with training(module) if backward else contextlib.nullcontext():
+        counter = count_forward(module, inputs)
+        by_class = counter.by_class
+        macs = sum(by_class.values())
+        fvcore_macs = agree = None
+        if crosscheck:
+            try:
+                fvcore_macs, fvcore_products = fvcore_count(module, inputs)
+                agree = fvcore_products == by_class["mixing"] + by_class["dense"]
+            except Exception:  # the cross-check is optional; the primary count stands alone
+                fvcore_macs = None
     return FlopCount(
         macs=macs, by_class=by_class, modules=_with_containers(module, counter.module_macs),
         fvcore_macs=fvcore_macs,

@@ -43,6 +43,9 @@ def row_problems(df: pd.DataFrame) -> pd.Series:
             bad, what = _CHECKS[kind](values.where(~empty))
             _note(problems, ~empty & bad, values,
                   lambda v: f"column {column}: {_shown.repr(v)} is not {what}")
+        if kind in _RANGES:
+            out, what = _RANGES[kind](values.where(~empty & ~bad))
+            _note(problems, out, values, lambda v: f"column {column}: {_shown.repr(v)} is {what}")
     return problems
 
 
@@ -88,6 +91,25 @@ def _parses_as(text: str, expected: type) -> bool:
 def _status(values: pd.Series) -> tuple[pd.Series, str]:
     return ~values.astype(str).isin(STATUSES), f"a status ({', '.join(STATUSES)})"
 
+
+def _beyond_int64(values: pd.Series) -> tuple[pd.Series, str]:
+    """Integers a 64-bit column cannot hold; beyond 2^53, where floats skip integers, decided on the text."""
+    numbers = _numbers(values)
+    out = pd.Series(False, index=values.index)
+    large = (numbers.abs() >= 2 ** 53).to_numpy(dtype=bool)
+    if large.any():
+        out[large] = [not -2 ** 63 <= int(float(v) if "e" in str(v).lower() else str(v).split(".")[0]) < 2 ** 63
+                      for v in values[large]]
+    return out, "beyond a 64-bit integer (at most 9.2e18)"
+
+
+def _not_finite(values: pd.Series) -> tuple[pd.Series, str]:
+    numbers = _numbers(values)
+    return numbers.notna() & ~numbers.abs().lt(float("inf")), "not a finite number"
+
+
+_RANGES = {"int": _beyond_int64, "float": _not_finite}
+"""Values of the right type that no cell can produce and the analysis cannot compute with."""
 
 _CHECKS = {
     "int": _int,

@@ -61,9 +61,14 @@ def fixed_rois(batch: int, height: int, width: int, count: int, *, device=None,
     """``count`` RoIs per image for an H x W input, made from the size alone: as many on each of the
     four levels (P2..P5), level l holding squares of side 80 * 2**l px (the size the standard rule
     pools from that level), centred on a regular grid over the image and clipped to it. Returns, per
-    level, a (batch * n_level) x 5 tensor of (image index, x1, y1, x2, y2), roi_align's format."""
-    return [torch.tensor([(b, *box) for b in range(batch) for box in boxes], device=device, dtype=dtype)
-            .reshape(-1, 5) for boxes in _layout(height, width, count)]
+    level, a (batch * n_level) x 5 tensor of (image index, x1, y1, x2, y2), roi_align's format, built
+    from one image's boxes by tensor ops: nothing per image in Python, nothing allocated on meta."""
+    levels = []
+    for boxes in _layout(height, width, count):
+        one = torch.tensor(boxes, device=device, dtype=dtype).reshape(-1, 4)
+        images = torch.arange(batch, device=device, dtype=dtype)[:, None].expand(batch, one.shape[0]).reshape(-1)
+        levels.append(torch.cat([images[:, None], one.repeat(batch, 1)], dim=1))
+    return levels
 
 
 class LevelRoIAlign(nn.Module):

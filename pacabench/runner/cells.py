@@ -17,6 +17,11 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def missing_cuda(suite: Suite) -> bool:
+    """The suite asks for CUDA and no GPU is visible."""
+    return "cuda" in {resolve_device(d) for d in suite.devices} and resolve_device("auto") != "cuda"
+
+
 def expand_cells(suite: Suite) -> list[tuple[str, Cell]]:
     """(label, cell) pairs in sweep order: target by target, sizes ascending within a target."""
     devices = list(dict.fromkeys(resolve_device(d) for d in suite.devices))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import reprlib
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt,
@@ -276,16 +276,15 @@ def _parse(kind: str, name: str, params: dict | None = None) -> tuple[str, str, 
     """(kind, name, params) as ``pacabench.targets`` parses them: it owns target names, parameters
     and their errors. YAML parameters go to its checks as the values they are, never rendered into
     a query string (the name may still carry one: ``deit_small_patch16_224?fused_attn=false``)."""
-    from pacabench.backbones import check_model_params
     from pacabench.operators import OPERATORS
-    from pacabench.targets import TargetError, parse_target
+    from pacabench.targets import TargetError, check_params, parse_target
     from pacabench.user_targets import coerce
 
     parsed_kind, parsed_name, inline = parse_target(PREFIXES.get(kind, "") + name)
     if not params:
         return parsed_kind, parsed_name, inline
     check = {"operator": lambda p: OPERATORS[parsed_name].check_params(p),
-             "python": coerce}.get(parsed_kind, partial(check_model_params, parsed_name))
+             "python": coerce}.get(parsed_kind, partial(check_params, parsed_name))
     try:
         return parsed_kind, parsed_name, check({**inline, **params})
     except ValueError as exc:
@@ -305,6 +304,29 @@ def _check_target(kind: str, name: str) -> None:
 
 
 # ---------------------------------------------------------------- loading and error messages
+
+def find_suite(spec: str | Path) -> Suite:
+    """A suite file, or the name of a suite shipped with pacabench (``ci_smoke``); SuiteError (one
+    line) when it is neither."""
+    from importlib.resources import files
+
+    if Path(spec).exists():
+        return load_suite(spec)
+    shipped = {p.name.removesuffix(".yaml"): p for p in files("pacabench.suites").iterdir() if p.name.endswith(".yaml")}
+    name = Path(spec).name.removesuffix(".yaml")
+    if name in shipped:
+        return parse_suite(shipped[name].read_text(), source=str(shipped[name]))
+    raise SuiteError([f"SUITE: no file {str(spec)!r} and no shipped suite of that name; shipped suites: "
+                      f"{', '.join(sorted(shipped))}"])
+
+
+def override_problem(field: str, value: str) -> str | None:
+    """Why ``value`` cannot replace a suite's ``devices`` or ``dtypes`` (``pacabench run --device``,
+    ``api.run_suite(device=...)``), as ``field: problem; fix``; None when it can."""
+    choices = get_args(Device if field == "device" else Dtype)
+    if value not in choices:
+        return f"{field}: {value!r} is not a {field}; use {', '.join(choices[:-1])} or {choices[-1]}"
+    return None
 
 def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite file; raise SuiteError listing every problem, one per line."""
