@@ -42,6 +42,7 @@ def test_a_torch_newer_than_ci_tested_is_named_in_one_line(version, expected):
 
 
 def test_env_json_says_which_torch_ci_tested_and_whether_this_one_is(monkeypatch):
+    monkeypatch.setattr(torch, "__version__", "2.14.1")
     assert {k: capture_env()[k] for k in ("torch_tested", "torch_untested")} == {
         "torch_tested": "2.4 to 2.14", "torch_untested": None}
     monkeypatch.setattr(torch, "__version__", "2.15.0")
@@ -72,6 +73,7 @@ def counters_disagree(monkeypatch):
 
 
 def test_counters_that_disagree_on_an_untested_torch_make_an_error_row(counters_disagree, monkeypatch):
+    monkeypatch.setattr(torch, "__version__", "2.14.1")
     macs = count_target("operator", "paca", {}, 64, 64).flops.macs
     monkeypatch.setattr(torch, "__version__", "2.15.0")
     row = measure_cell(Cell("operator", "paca", {}, 64, 64, metrics=("flops", "params")))
@@ -82,7 +84,8 @@ def test_counters_that_disagree_on_an_untested_torch_make_an_error_row(counters_
         "trusted; count with torch 2.4 to 2.14, or report it")
 
 
-def test_on_a_tested_torch_a_disagreement_stays_a_reported_flag(counters_disagree):
+def test_on_a_tested_torch_a_disagreement_stays_a_reported_flag(counters_disagree, monkeypatch):
+    monkeypatch.setattr(torch, "__version__", "2.4.1")
     row = measure_cell(Cell("operator", "paca", {}, 64, 64, metrics=("flops", "params")))
     assert (row["status"], row["flops_agree"], round((row["gmacs_fvcore"] - row["gmacs"]) * 1e9)) == ("ok", False, 1)
 

@@ -15,11 +15,12 @@ import re
 import torch
 from torch.utils import flop_counter
 
-# Base of the dispatch-level modes (counter, memory tracker, meta tracing). 2.0 onwards.
+# The imports below are unchanged from 2.4 through 2.15 (the releases run with them).
+# Base of the dispatch-level modes: the counter, the memory tracker, the meta tracing.
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: F401
-# Flattening of op arguments and outputs; ``tree_leaves`` from 2.1 on.
+# Flattening of op arguments and outputs (memory tracker, timing, backward count).
 from torch.utils._pytree import tree_flatten, tree_leaves  # noqa: F401
-# The counter's set of tensors that depend on the input, keyed by identity. 2.0 onwards.
+# The counter's set of tensors that depend on the input, keyed by identity.
 from torch.utils.weak import WeakIdKeyDictionary  # noqa: F401
 
 OLDEST_TORCH = "2.4"
@@ -28,8 +29,7 @@ TESTED_TORCH = "2.14"
 """Newest torch CI tests: a newer one is flagged in env.json and the report, and a disagreement of the
 FLOP counters on it is an error row."""
 
-# JIT tracer internals used by :mod:`pacabench.measure.meta_trace` to record a node by hand
-# (unchanged from 2.0 through 2.15).
+# JIT tracer internals :mod:`pacabench.measure.meta_trace` uses to record a node by hand (2.4 to 2.15).
 tracing_state = torch._C._get_tracing_state
 value_trace = torch._C._get_value_trace
 set_value_trace = torch._C._set_value_trace
