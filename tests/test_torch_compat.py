@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from packaging.requirements import Requirement
+from packaging.version import Version
 
 from pacabench.measure import flops
 from pacabench.measure.cell import Cell, measure_cell
@@ -30,6 +31,25 @@ def test_pyproject_admits_every_torch_from_the_oldest_ci_tests_and_caps_none():
     assert OLDEST_TORCH == "2.4"
     oldest_pins = (ROOT / ".ci" / "oldest.txt").read_text().split()
     assert "torch==2.4.1" in oldest_pins and "torchvision==0.19.1" in oldest_pins
+
+
+def test_ci_oldest_venv_pins_every_dependency_at_its_lower_bound():
+    """The lower bounds in pyproject.toml are what CI's oldest venv installs, so they are tested."""
+    tomllib = pytest.importorskip("tomllib")
+    bounds = {}
+    for dep in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+        (spec,) = Requirement(dep).specifier
+        bounds[Requirement(dep).name] = (spec.operator, Version(spec.version))
+    pins = {}
+    for line in (ROOT / ".ci" / "oldest.txt").read_text().splitlines():
+        req = Requirement(line) if line and not line.startswith("#") else None
+        if req is not None and req.name in bounds:
+            (spec,) = req.specifier
+            pins[req.name] = (spec.operator, Version(spec.version))
+    assert set(pins) == set(bounds) and {op for op, _ in pins.values()} == {"=="}
+    # torch>=2.4 is tested as its latest patch release, 2.4.1; every other bound exactly.
+    assert pins.pop("torch")[1].release[:2] == bounds.pop("torch")[1].release == (2, 4)
+    assert {name: (">=", version) for name, (_, version) in pins.items()} == bounds
 
 
 @pytest.mark.parametrize("version, expected", [
