@@ -43,16 +43,19 @@ def test_tiny_suite_end_to_end(tiny_run):
     assert result.exit_code == 0, result.output
     df = pd.read_csv(out / "results.csv")
     assert list(df.columns) == [*ROW_COLUMNS, "label"]
-    assert list(zip(df["label"], df["resolution_h"], df["status"])) == [
-        ("op:paca", 32, "ok"), ("op:paca", 64, "ok"),
-        ("op:vit", 32, "ok"), ("op:vit", 64, "ok"), ("op:vit", 512, "skipped_budget")]
+    statuses = dict(zip(zip(df["label"], df["resolution_h"]), df["status"]))
+    assert list(statuses) == [("op:paca", 32), ("op:paca", 64), ("op:vit", 32), ("op:vit", 64), ("op:vit", 512)]
+    # Independent of the machine's load: the first size of a series is predicted from the matmul rate
+    # (milliseconds against a 1 s budget) and ViT at 512 px (52 GMACs) exceeds 1 s on any CPU; whether
+    # 64 px is timed depends on how long 32 px took, so only its row's consistency is checked.
+    assert statuses[("op:paca", 32)] == statuses[("op:vit", 32)] == "ok"
+    assert statuses[("op:vit", 512)] == "skipped_budget" and set(statuses.values()) <= {"ok", "skipped_budget"}
     assert (df["tokens"] == [64, 256, 64, 256, 128 * 128]).all()
     assert df["params"].gt(0).all() and df["gmacs"].gt(0).all()  # counted for every cell
-    ok = df[df["status"] == "ok"]
+    ok, skipped = df[df["status"] == "ok"], df[df["status"] == "skipped_budget"]
     assert ok["latency_ms_median"].gt(0).all() and ok["peak_mem_mb"].gt(0).all()
     assert ok["latency_ms_p10"].le(ok["latency_ms_p90"]).all() and (ok["device"] == "cpu").all()
-    skipped = df.iloc[4]
-    assert pd.isna(skipped["latency_ms_median"]) and "> budget 1 s" in skipped["message"]
+    assert skipped["latency_ms_median"].isna().all() and skipped["message"].str.contains("> budget 1 s").all()
     assert pd.read_parquet(out / "results.parquet").shape == df.shape
     assert {p.name for p in out.iterdir()} >= {"results.csv", "results.parquet", "env.json", "suite.yaml"}
     env = json.loads((out / "env.json").read_text())

@@ -28,12 +28,11 @@ import functools
 from collections import defaultdict
 
 import torch
-from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
-from torch.utils.weak import WeakIdKeyDictionary
 
 from pacabench.measure.flop_handles import (DISPATCH_FORMULAS, FFN_WEIGHT_INDEX, OTHER_FORMULAS,
                                             fused_self_attention_macs, sdpa_products)
+from pacabench.measure.torch_compat import WeakIdKeyDictionary, count_as_themselves
 
 OP_CLASSES = ("mixing", "dense", "other")
 ROOT = ""
@@ -59,19 +58,9 @@ _NOT_COMPUTE = frozenset({
 
 
 _OWN_FORMULAS = frozenset(DISPATCH_FORMULAS)
-
-
-class _CountedAsThemselves(flop_counter._FlopCounterMode):
-    """FlopCounterMode's dispatch mode, except that an op pacabench has a formula for is counted as
-    itself: FlopCounterMode first decomposes any op with a composite kernel, so ``upsample_nearest2d``
-    (an FPN's top-down path) would reach the counter only as index arithmetic, uncounted."""
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        packet = getattr(func, "_overloadpacket", None)
-        if packet in _OWN_FORMULAS:
-            out = func(*args, **(kwargs or {}))
-            return self.counter._count_flops(packet, out, args, kwargs or {})
-        return super().__torch_dispatch__(func, types, args, kwargs)
+"""Ops counted as themselves, not decomposed: FlopCounterMode would otherwise decompose any op with a
+composite kernel, so ``upsample_nearest2d`` (an FPN's top-down path) would reach the counter only as
+index arithmetic, uncounted."""
 
 
 class CostCounter(FlopCounterMode):
@@ -99,9 +88,7 @@ class CostCounter(FlopCounterMode):
 
     def __enter__(self):
         super().__enter__()
-        self.mode.__exit__(None, None, None)  # the base class's mode, replaced by one that counts ours
-        self.mode = _CountedAsThemselves(self)
-        self.mode.__enter__()
+        count_as_themselves(self, _OWN_FORMULAS)
         return self
 
     def _depends(self, tensor) -> bool:

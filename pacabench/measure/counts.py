@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+import torch
+
 from pacabench.measure.flops import FlopCount, count_flops, count_params, params_by_part
+from pacabench.measure.torch_compat import OLDEST_TORCH, TESTED_TORCH, untested_torch
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,23 @@ def count_built(built, *, crosscheck: bool = True, backward: bool = False,
 
         raise TargetError(f"{user_code}: cannot be counted on the meta device ({one_line(error)}); counting "
                           f"runs your code with no data: avoid .item(), NumPy and shapes read from values") from None
+    _check_agreement(flops)
     return TargetCount(built=built, params=count_params(built.module),
                        params_by_part=params_by_part(built.module), flops=flops)
+
+
+def _check_agreement(flops: FlopCount) -> None:
+    """On a torch newer than CI tested, counters that disagree most likely mean torch changed under
+    the counter: a ``pacabench.targets.TargetError``, never a silent number. (On a tested torch every
+    shipped target agrees, so there a disagreement stays a reported ``flops_agree`` false.)"""
+    if untested_torch() is None or flops.fvcore_macs is None or flops.agree:
+        return
+    from pacabench.targets import TargetError
+
+    raise TargetError(f"the two FLOP counters disagree ({flops.macs:,} MACs, fvcore {flops.fvcore_macs:,}) "
+                      f"on torch {torch.__version__}, newer than the newest torch pacabench was tested with "
+                      f"({TESTED_TORCH}): the count is not trusted; count with torch {OLDEST_TORCH} to "
+                      f"{TESTED_TORCH}, or report it")
 
 
 def count_target(kind: str, name: str, params: Mapping, height: int, width: int, batch: int = 1, *,

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from pacabench.measure.torch_compat import OLDEST_TORCH, TESTED_TORCH, untested_torch
+
 
 def _version(package: str) -> str | None:
     try:
@@ -60,6 +62,8 @@ def capture_env() -> dict:
         "platform": platform.platform(),
         "pacabench": _version("pacabench"),
         "torch": torch.__version__,
+        "torch_tested": f"{OLDEST_TORCH} to {TESTED_TORCH}",
+        "torch_untested": untested_torch(),  # None on a torch CI has tested
         "timm": _version("timm"),
         "fvcore": _version("fvcore"),
         "cuda": torch.version.cuda,

@@ -139,7 +139,7 @@ def count_backward(module: torch.nn.Module, inputs: tuple) -> int:
 
 
 def _flat_tensors(output) -> list[torch.Tensor]:
-    from torch.utils._pytree import tree_flatten
+    from pacabench.measure.torch_compat import tree_flatten
 
     return [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
 

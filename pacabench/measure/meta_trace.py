@@ -20,7 +20,8 @@ or not: the traced path looks it up on the helper thread.
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
+
+from pacabench.measure.torch_compat import TorchDispatchMode, set_value_trace, tracing_state, value_trace
 
 _UNTRACED_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pacabench-meta")
 _LAYOUTS: dict = {}  # (op, argument layouts) -> (returns a tuple, output layouts); see the docstring
@@ -55,15 +56,14 @@ def _record_convolution(state, args, out: torch.Tensor) -> None:
     """Add the ``aten::_convolution`` node the CPU trace would have, wired to the traced values."""
     graph = state.graph()
     x, w, b, stride, padding, dilation, transposed, output_padding, groups = args
-    values = [torch._C._get_value_trace(x), torch._C._get_value_trace(w),
-              torch._C._get_value_trace(b) if b is not None else graph.insertConstant(None)]
+    values = [value_trace(x), value_trace(w), value_trace(b) if b is not None else graph.insertConstant(None)]
     # benchmark, deterministic, cudnn_enabled, allow_tf32: as F.conv2d passes them on CPU.
     for const in (stride, padding, dilation, transposed, output_padding, groups, False, False, True, True):
         values.append(graph.insertConstant(const))
     node = graph.create("aten::_convolution", values, 1)
     graph.insertNode(node)
-    node.output().setType(torch._C.TensorType.create_from_tensor(out))
-    torch._C._set_value_trace(out, node.output())
+    node.output().setType(torch.TensorType.create_from_tensor(out))
+    set_value_trace(out, node.output())
 
 
 def _cacheable(func) -> bool:
@@ -89,7 +89,7 @@ class MetaTraceMode(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         on_meta = any(isinstance(a, torch.Tensor) and a.is_meta for a in args)
-        state = torch._C._get_tracing_state()
+        state = tracing_state()
         if not on_meta:
             return func(*args, **kwargs)
         if state is None:
