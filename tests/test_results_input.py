@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from pacabench.analysis.compare import compare_runs
 from pacabench.analysis.results import REQUIRED_COLUMNS
 from pacabench.cli import app
-from pacabench.measure.cell import COLUMN_TYPES, ROW_COLUMNS, Cell, measure_cell
+from pacabench.measure.cell import Cell, measure_cell
+from pacabench.measure.schema import COLUMN_TYPES, ROW_COLUMNS
 from pacabench.measure.schema import row_problems
 from synthetic_results import make_rows, write_run
 

@@ -85,8 +85,7 @@ def checked(df: pd.DataFrame, source) -> pd.DataFrame:
     Usable: the REQUIRED_COLUMNS, rows that conform to the results schema
     (:func:`pacabench.measure.schema.row_problems`), and one row per cell (CELL_COLUMNS).
     """
-    from pacabench.measure.cell import ROW_COLUMNS
-    from pacabench.measure.schema import row_problems
+    from pacabench.measure.schema import ROW_COLUMNS, row_problems
 
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:

@@ -47,8 +47,9 @@ from pathlib import Path
 import torch
 
 from pacabench.measure.budget import TimeHint, observed_hint, rate_hint, series_hint
-from pacabench.measure.cell import ROW_COLUMNS, Cell
+from pacabench.measure.cell import Cell
 from pacabench.measure.env import device_name
+from pacabench.measure.schema import ROW_COLUMNS
 from pacabench.runner import lock
 from pacabench.runner.atomic import replace_file, replace_text
 from pacabench.runner.cells import expand_cells
