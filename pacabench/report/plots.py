@@ -30,6 +30,7 @@ from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from pacabench.analysis.anatomy import stage_split  # noqa: E402
 from pacabench.analysis.results import METRICS, metric_rows  # noqa: E402
+from pacabench.runner.atomic import make_folder, replace_file  # noqa: E402
 
 PLOT_METRICS = ("gmacs", "peak_mem_mb", "latency_ms_median", "throughput_img_s")
 FAILED = ("oom", "skipped_budget", "timeout", "error")
@@ -72,8 +73,7 @@ def write_plots(df: pd.DataFrame, out_dir: str | Path, verdicts: pd.DataFrame | 
 
     ``verdicts`` (a ``scaling_table``) adds each series' verdict to its legend entry.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(out_dir)
     colours = palette(df)
     plots = []
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9), \
@@ -87,14 +87,21 @@ def write_plots(df: pd.DataFrame, out_dir: str | Path, verdicts: pd.DataFrame | 
                 drawn, note = _drawn(list(rows["series"].unique()))
                 fig = cost_figure(part[part["series"].isin(drawn)], metric, colours, verdicts)
                 path = out_dir / f"{metric}_{kind}s.png"
-                fig.savefig(path, dpi=DPI, bbox_inches="tight")
-                plt.close(fig)
+                _save(fig, path)
                 plots.append(Plot(path, f"{METRICS[metric][0]} vs tokens, {kind}s", _caption(metric) + note))
             anatomy = _anatomy_plot(part, kind, out_dir, verdicts)
             if anatomy is not None:
                 plots.append(anatomy)
         zoo = _zoo_plot(df, out_dir)
     return plots if zoo is None else [*plots, zoo]
+
+
+def _save(figure, path: Path) -> None:
+    """A PNG written as every file of a run folder is (never through a link), then the figure closed."""
+    try:
+        replace_file(path, lambda tmp: figure.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight"))
+    finally:
+        plt.close(getattr(figure, "figure", figure))
 
 
 def cost_figure(df: pd.DataFrame, metric: str, colours: dict, verdicts: pd.DataFrame | None = None):
@@ -279,8 +286,7 @@ def _anatomy_plot(df: pd.DataFrame, kind: str, out_dir: Path, verdicts: pd.DataF
     drawn, note = _drawn(candidates)
     fig = anatomy_figure(df, drawn, verdicts)
     path = out_dir / f"anatomy_{kind}s.png"
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path)
     return Plot(path, f"Where the GMACs go, {kind}s",
                 "Share of each series' GMACs by stage (in model order) and op class against resolution: dark = "
                 "mixing (products of two activations: attention), light = dense (weights times activations) and "
@@ -306,8 +312,7 @@ def _zoo_plot(df: pd.DataFrame, out_dir: Path) -> Plot | None:
     grid.set_titles("{col_name}")
     grid.set_axis_labels("", "")
     path = out_dir / "zoo_measured_vs_released.png"
-    grid.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(grid.figure)
+    _save(grid, path)
     return Plot(path, "PaCa-ViT zoo: measured vs released (224 px)",
                 "Measured per-image GMACs and parameters next to the released ImageNet tables. The "
                 "convmixer variants' released GMACs miss the teacher's 'same' depthwise convs (~0.1 G).")

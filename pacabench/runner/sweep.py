@@ -51,7 +51,7 @@ from pacabench.measure.cell import Cell
 from pacabench.measure.env import device_name
 from pacabench.measure.schema import ROW_COLUMNS
 from pacabench.runner import lock
-from pacabench.runner.atomic import replace_file, replace_text
+from pacabench.runner.atomic import PlantedLink, open_no_link, read_json_object, replace_file, replace_text
 from pacabench.runner.cells import expand_cells
 from pacabench.runner.executor import Executor
 from pacabench.runner.resume import DONE_STATUSES, NotAResultsFile, kept_rows
@@ -104,7 +104,7 @@ def run_sweep(suite: Suite, out_dir: str | Path, executor: Executor, *, resume: 
             out_dir.mkdir(parents=True, exist_ok=True)
             try:
                 stack.enter_context(lock.hold(out_dir, command))
-            except lock.FolderInUse as exc:
+            except (lock.FolderInUse, lock.NotALockFile) as exc:
                 raise SweepError(str(exc)) from None
         return _sweep(suite, out_dir, executor, resume=resume, progress=progress, command=command)
 
@@ -181,6 +181,8 @@ def _writing(path: Path, after: str = "choose a folder you can write to") -> Ite
     one-line SweepError naming the path, with ``after`` as the fix."""
     try:
         yield
+    except PlantedLink as exc:
+        raise SweepError(str(exc)) from None
     except OSError as exc:
         raise SweepError(f"cannot write {path}: {exc.strerror or exc}; {after}") from None
 
@@ -190,7 +192,7 @@ def _appended(path: Path, after: str) -> Iterator:
     """``path`` open for appending rows (UTF-8, as resume reads it back). Closing flushes what a
     failed write left in the buffer, and fails the same way: that is one error too."""
     with _writing(path, after=after):
-        f = path.open("a", newline="", encoding="utf-8")
+        f = open(open_no_link(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", newline="", encoding="utf-8")
     try:
         yield f
     finally:
@@ -302,10 +304,10 @@ def _write_env(path: Path, suite: Suite, command: str, resumed: bool) -> None:
 
 def _read_env(path: Path) -> dict | None:
     try:
-        env = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # missing, unreadable, not UTF-8, not JSON
+        env = read_json_object(path)
+    except (OSError, ValueError, PlantedLink):  # missing, unreadable, too large, not a JSON object, a link
         return None
-    return env if isinstance(env, dict) and isinstance(env.get("resumed", []), list) else None
+    return env if isinstance(env.get("resumed", []), list) else None
 
 
 def describe(cell: Cell, label: str) -> str:
