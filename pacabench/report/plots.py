@@ -8,7 +8,8 @@ crosses: at their counted GMACs on the GMACs plot, along the bottom edge (at the
 the plots of measured metrics. The anatomy figure stacks each series' GMACs by stage and op class
 (mixing dark, dense and other light) against resolution.
 
-Labels are text, never markup (matplotlib's mathtext is off: a label ``$x$`` is drawn as typed), and
+Labels are text, never markup (matplotlib's mathtext is off: a label ``$x$`` is drawn as typed;
+control characters, which no font has, are left out), and
 large runs stay drawable: points are the median per series and size, and at most
 :data:`MAX_SERIES` series are drawn per figure (the caption says how many were left out).
 """
@@ -30,6 +31,7 @@ from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from pacabench.analysis.anatomy import stage_split  # noqa: E402
 from pacabench.analysis.results import METRICS, metric_rows  # noqa: E402
+from pacabench.messages import printable  # noqa: E402
 from pacabench.runner.atomic import make_folder, replace_file  # noqa: E402
 
 PLOT_METRICS = ("gmacs", "peak_mem_mb", "latency_ms_median", "throughput_img_s")
@@ -139,9 +141,9 @@ def _medians(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 def _legend(series: str, metric: str, part: pd.DataFrame, verdicts: pd.DataFrame | None) -> str:
     if verdicts is None:
-        return series
+        return printable(series)
     match = verdicts[(verdicts["series"] == series) & (verdicts["metric"] == metric)]
-    return f"{series} ({match['verdict'].iloc[0]})" if len(match) else series
+    return printable(f"{series} ({match['verdict'].iloc[0]})" if len(match) else series)
 
 
 def _mark_failed(ax, failed: pd.DataFrame, metric: str, colours: dict) -> None:
@@ -258,7 +260,7 @@ def anatomy_figure(df: pd.DataFrame, series_list: list[str], verdicts: pd.DataFr
         ax.set(ylim=(0, 1), xlim=(0, max(len(sizes) - 1, 1)), xlabel="input resolution (px)")
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         verdict = _verdict(verdicts, series)
-        ax.set_title(f"{series}{f' ({verdict})' if verdict else ''}", fontsize=9, fontweight="bold")
+        ax.set_title(printable(f"{series}{f' ({verdict})' if verdict else ''}"), fontsize=9, fontweight="bold")
         handles, texts = ax.get_legend_handles_labels()
         ax.legend(handles[::-1], texts[::-1], fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5),
                   frameon=False)
