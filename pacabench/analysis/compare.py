@@ -100,7 +100,8 @@ def compare_runs(baseline, run, tolerance: float = 0.10) -> Comparison:
             message = row["message_run"]
             diffs.append(_diff(cell, "status", "ok", "error", "regression",
                                message[:160] if isinstance(message, str) else ""))
-    table = pd.DataFrame(diffs, columns=list(DIFF_COLUMNS))
+    # baseline / run hold each value as read (an integer count stays an integer), not upcast to float
+    table = pd.DataFrame(diffs, columns=list(DIFF_COLUMNS), dtype=object).astype({"change": float})
     return Comparison(table, int((table["status"] == "regression").any()), cells, timings_compared)
 
 
@@ -156,6 +157,8 @@ def _exact_diffs(cell: str, row) -> list[dict]:
             continue
         if np.isnan(base) or np.isnan(run) or abs(run - base) > REL_EPS * max(1.0, abs(base)):
             change = (run - base) / base if base and not np.isnan(run) else None
+            if metric == "params":  # a count of parameters stays an integer in every output
+                base, run = (v if np.isnan(v) else int(v) for v in (base, run))
             out.append(_diff(cell, metric, base, run, "regression",
                              "counts must match exactly; if the change is intended, update the baseline",
                              change))
