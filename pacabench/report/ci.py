@@ -22,7 +22,8 @@ from pacabench.report.exact_json import dumps, records
 
 # Characters that start Markdown or HTML inside a line (emphasis, code, links, images, tags,
 # entities, math, strikethrough, table cells), each written with a backslash to stand for itself.
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>|~&$!])")
+# An underscore between two letters or digits never marks emphasis (my_attention stays as typed).
+_MARKDOWN = re.compile(r"[\\`*\[\]<>|~&$!]|(?<![^\W_])_|_(?![^\W_])")
 # What XML 1.0 cannot hold at all (most C0 controls, surrogates, U+FFFE and U+FFFF).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -32,7 +33,7 @@ def _cell(value) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
     text = f"{value:.6g}" if isinstance(value, float) else str(value)
-    return _MARKDOWN.sub(r"\\\1", printable(text))
+    return _MARKDOWN.sub(r"\\\g<0>", printable(text))
 
 
 def _xml(text: str) -> str:

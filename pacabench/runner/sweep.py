@@ -50,6 +50,7 @@ from pacabench.measure.budget import TimeHint, observed_hint, rate_hint, series_
 from pacabench.measure.cell import Cell
 from pacabench.measure.env import device_name
 from pacabench.measure.schema import ROW_COLUMNS
+from pacabench.messages import printable
 from pacabench.runner import lock
 from pacabench.runner.atomic import PlantedLink, open_no_link, read_json_object, replace_file, replace_text
 from pacabench.runner.cells import expand_cells
@@ -371,4 +372,4 @@ def _finished_line(row: dict) -> str:
         parts.append(f"{row['latency_ms_median']:.2f} ms")
     if row.get("status") not in DONE_STATUSES and row.get("message"):
         parts.append(str(row["message"]).splitlines()[0][:120])
-    return "  ".join(parts)
+    return printable("  ".join(parts))  # a resumed folder's suite.yaml gives the labels
