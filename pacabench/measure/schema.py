@@ -1,8 +1,7 @@
 """The results row schema (its columns, their types, the statuses a cell ends with) and which rows
 of a results table are well-formed, checked wherever results are read back.
 
-Torch-free, and pandas is imported only to check rows: ``compare`` and ``report`` learn the columns
-here without importing the measurement core.
+Torch-free: ``compare`` and ``report`` learn the columns here without importing the measurement core.
 
 A row conforms when every column named in :data:`COLUMN_TYPES` parses as its
 type (or is empty), the cell's identity and status (:data:`FILLED_COLUMNS`) are filled in, and the
@@ -18,6 +17,8 @@ from __future__ import annotations
 
 import json
 import reprlib
+
+import pandas as pd
 
 STATUSES = ("ok", "oom", "timeout", "skipped_budget", "error")
 
@@ -76,8 +77,6 @@ _shown.maxstring = _shown.maxother = 40
 
 def row_problems(df: pd.DataFrame) -> pd.Series:
     """For each row, the first problem (``column resolution_h: 'abc' is not an integer``), or ""."""
-    import pandas as pd
-
     problems = pd.Series("", index=df.index, dtype=object)
     for column in df.columns:
         kind = COLUMN_TYPES.get(column)
@@ -103,8 +102,6 @@ def _note(problems: pd.Series, bad: pd.Series, values: pd.Series, problem) -> No
 
 
 def _numbers(values: pd.Series) -> pd.Series:
-    import pandas as pd
-
     return pd.to_numeric(values, errors="coerce")
 
 
