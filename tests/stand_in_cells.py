@@ -10,7 +10,8 @@ import os
 import time
 from functools import partial
 
-from pacabench.measure.cell import ROW_COLUMNS, run_isolated
+from pacabench.measure.cell import run_isolated
+from pacabench.measure.schema import ROW_COLUMNS
 from pacabench.runner.executor import LocalExecutor
 from pacabench.runner.suite import parse_suite
 from pacabench.runner.sweep import run_sweep

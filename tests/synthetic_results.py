@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from pacabench.measure.cell import ROW_COLUMNS
+from pacabench.measure.schema import ROW_COLUMNS
 
 C = 96
 RESOLUTIONS = (224, 448, 896, 1344, 2048)

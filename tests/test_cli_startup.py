@@ -54,3 +54,15 @@ print(type(timm.create_model("pacavit_convmixer_tiny_100")).__name__)
 def test_importing_pacabench_alone_imports_nothing_heavy():
     code = "import sys, pacabench; print([m for m in ('torch', 'timm', 'fvcore', 'pandas') if m in sys.modules])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_compare_and_report_of_a_folder_leave_torch_unimported(tmp_path):
+    """The results schema lives in a torch-free module: reading a folder needs no measurement core."""
+    from synthetic_results import write_run
+
+    run = write_run(tmp_path / "run")
+    for args in (["compare", run, run], ["compare", run, run, "--format", "junit"], ["report", run]):
+        result = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *map(str, args)],
+                                capture_output=True, text=True, timeout=300)
+        assert result.stderr.strip().splitlines()[-1] == "HEAVY:", (args, result.stderr)
+    assert (run / "report.html").exists()

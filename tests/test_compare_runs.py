@@ -25,7 +25,8 @@ def at(df, name, res):
 
 
 def test_identical_runs_have_no_differences(baseline):
-    table, code = compare_runs(baseline, baseline)
+    result = compare_runs(baseline, baseline)
+    table, code = result.table, result.code
     assert code == 0
     assert table.empty
 
@@ -33,7 +34,8 @@ def test_identical_runs_have_no_differences(baseline):
 def test_planted_gmacs_regression_exits_1(tmp_path, baseline):
     run = planted(tmp_path, lambda df: df.__setitem__("gmacs", df["gmacs"].where(~at(df, "paca", 896),
                                                                                  df["gmacs"] * 1.0001)))
-    table, code = compare_runs(baseline, run)
+    result = compare_runs(baseline, run)
+    table, code = result.table, result.code
     assert code == 1
     [row] = table.to_dict("records")
     assert (row["cell"], row["metric"], row["status"]) == ("op:paca 896x896 b1 float32 inference cpu", "gmacs",
@@ -43,7 +45,8 @@ def test_planted_gmacs_regression_exits_1(tmp_path, baseline):
 
 def test_params_change_is_a_regression(tmp_path, baseline):
     run = planted(tmp_path, lambda df: df.__setitem__("params", df["params"] + at(df, "vit", 224).astype(int)))
-    table, code = compare_runs(baseline, run)
+    result = compare_runs(baseline, run)
+    table, code = result.table, result.code
     assert code == 1
     assert table[["metric", "status"]].values.tolist() == [["params", "regression"]]
 
@@ -53,20 +56,25 @@ def test_latency_change_within_tolerance_passes_and_beyond_fails(tmp_path, basel
         return lambda df: df.__setitem__("latency_ms_median", df["latency_ms_median"].where(
             ~at(df, "swin", 448), df["latency_ms_median"] * factor))
 
-    table, code = compare_runs(baseline, planted(tmp_path, slower(1.05)), tolerance=0.10)
+    result = compare_runs(baseline, planted(tmp_path, slower(1.05)), tolerance=0.10)
+
+    table, code = result.table, result.code
     assert code == 0
     assert table[["metric", "status"]].values.tolist() == [["latency_ms_median", "changed-within-tolerance"]]
-    table, code = compare_runs(baseline, planted(tmp_path, slower(1.25), "run2"), tolerance=0.10)
+    result = compare_runs(baseline, planted(tmp_path, slower(1.25), "run2"), tolerance=0.10)
+    table, code = result.table, result.code
     assert code == 1
     assert table["status"].tolist() == ["regression"]
-    assert compare_runs(baseline, tmp_path / "run2", tolerance=0.30)[1] == 0
-    table, code = compare_runs(baseline, planted(tmp_path, slower(0.5), "run3"))
+    assert compare_runs(baseline, tmp_path / "run2", tolerance=0.30).code == 0
+    result = compare_runs(baseline, planted(tmp_path, slower(0.5), "run3"))
+    table, code = result.table, result.code
     assert (code, table["status"].tolist()) == (0, ["improvement"])
 
 
 def test_other_device_timings_are_not_compared(tmp_path, baseline):
     run = write_run(tmp_path / "run", make_rows(seed=7, device_name="Other CPU"))  # all timings differ
-    table, code = compare_runs(baseline, run)
+    result = compare_runs(baseline, run)
+    table, code = result.table, result.code
     assert code == 0
     assert set(table["status"]) == {"not-compared"}
     assert set(table["metric"]) == {"latency_ms_median", "peak_mem_mb"}
@@ -75,31 +83,35 @@ def test_other_device_timings_are_not_compared(tmp_path, baseline):
 
 def test_ok_cell_that_now_errors_is_a_regression(tmp_path, baseline):
     run = planted(tmp_path, lambda df: df.__setitem__("status", df["status"].where(~at(df, "pvt", 224), "error")))
-    table, code = compare_runs(baseline, run)
+    result = compare_runs(baseline, run)
+    table, code = result.table, result.code
     assert code == 1
     assert ["status", "regression"] in table[["metric", "status"]].values.tolist()
 
 
 def test_cells_on_one_side_are_listed_not_failed(tmp_path, baseline):
     run = write_run(tmp_path / "run", make_rows(seed=1, operators=("paca", "swin", "pvt")))
-    table, code = compare_runs(baseline, run)
+    result = compare_runs(baseline, run)
+    table, code = result.table, result.code
     assert code == 0
     assert table["status"].tolist() == ["only-in-baseline"] * 5
 
 
 def test_unusable_inputs_exit_2_with_one_line(tmp_path, baseline):
-    table, code = compare_runs(tmp_path / "missing", baseline)
+    result = compare_runs(tmp_path / "missing", baseline)
+    table, code = result.table, result.code
     assert code == 2
-    assert table.attrs["error"] == (f"{tmp_path / 'missing'}: no results.csv found; pass a run folder "
+    assert result.error == (f"{tmp_path / 'missing'}: no results.csv found; pass a run folder "
                                     "(results/<run>/) or a results CSV")
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    assert compare_runs(baseline, bad)[1] == 2
-    assert compare_runs(baseline, bad)[0].attrs["error"].startswith(f"{bad}: missing columns kind, name,")
+    assert compare_runs(baseline, bad).code == 2
+    assert compare_runs(baseline, bad).error.startswith(f"{bad}: missing columns kind, name,")
     other = write_run(tmp_path / "other", make_rows(resolutions=(320,)))
-    table, code = compare_runs(baseline, other)
+    result = compare_runs(baseline, other)
+    table, code = result.table, result.code
     assert code == 2
-    assert "no common cells" in table.attrs["error"]
+    assert "no common cells" in result.error
 
 
 def test_update_writes_counts_only_and_then_compares_clean(tmp_path, baseline):
@@ -108,7 +120,8 @@ def test_update_writes_counts_only_and_then_compares_clean(tmp_path, baseline):
     stored = pd.read_csv(written)
     assert stored["latency_ms_median"].isna().all() and stored["device_name"].isna().all()
     assert stored["gmacs"].notna().all()
-    table, code = compare_runs(written, baseline)
+    result = compare_runs(written, baseline)
+    table, code = result.table, result.code
     assert (code, table.empty) == (0, True)
 
 
@@ -120,7 +133,7 @@ def test_cli_exit_codes_and_update(tmp_path, baseline):
     assert "regression: 20 difference(s) beyond bounds" in result.output
     result = runner.invoke(app, ["compare", str(baseline), str(run), "--json"])
     assert result.exit_code == 1
-    assert '"status":"regression"' in result.output
+    assert '"status": "regression"' in result.output
     result = runner.invoke(app, ["compare", str(tmp_path / "nope"), str(run)])
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and result.output.count("\n") == 1
@@ -134,8 +147,10 @@ def test_the_op_class_split_is_held_exactly_and_an_older_baseline_without_it_sti
 
     rows = make_rows(noise=0.0)
     moved = rows.assign(gmacs_mixing=rows["gmacs_mixing"] * 1.01)   # same total, different split
-    table, code = compare_runs(rows, moved)
+    result = compare_runs(rows, moved)
+    table, code = result.table, result.code
     assert code == 1 and set(table.loc[table["status"] == "regression", "metric"]) == {"gmacs_mixing"}
     older = rows.drop(columns=["gmacs_mixing", "gmacs_dense", "gmacs_other"])
-    table, code = compare_runs(older, rows)
+    result = compare_runs(older, rows)
+    table, code = result.table, result.code
     assert code == 0 and table.empty

@@ -10,7 +10,8 @@ from torch import nn
 import pacabench.targets
 from pacabench.measure import cell as cell_module
 from pacabench.measure import memory as mem
-from pacabench.measure.cell import ROW_COLUMNS, STATUSES, Cell, measure_cell, run_isolated
+from pacabench.measure.cell import Cell, measure_cell, run_isolated
+from pacabench.measure.schema import ROW_COLUMNS, STATUSES
 from pacabench.targets import Built
 
 CONTRACT_COLUMNS = (

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from pacabench.analysis.compare import compare_runs
 from pacabench.analysis.results import REQUIRED_COLUMNS
 from pacabench.cli import app
-from pacabench.measure.cell import COLUMN_TYPES, ROW_COLUMNS, Cell, measure_cell
+from pacabench.measure.cell import Cell, measure_cell
+from pacabench.measure.schema import COLUMN_TYPES, ROW_COLUMNS
 from pacabench.measure.schema import row_problems
 from synthetic_results import make_rows, write_run
 
@@ -81,9 +82,10 @@ def test_a_file_with_only_the_required_columns_reads(tmp_path):
 def test_run_without_timing_columns_is_not_compared_rather_than_within_tolerance(tmp_path):
     baseline = write_run(tmp_path / "baseline", make_rows())
     untimed = make_rows().drop(columns=["latency_ms_median", "peak_mem_mb"])
-    table, code = compare_runs(baseline, write_run(tmp_path / "run", untimed))
+    result = compare_runs(baseline, write_run(tmp_path / "run", untimed))
+    table, code = result.table, result.code
     timed = make_rows()["status"].eq("ok").sum()
-    assert code == 0 and table.attrs["timings_compared"] == 0
+    assert code == 0 and result.timings_compared == 0
     assert table["status"].tolist() == ["not-compared"] * (2 * timed)
     assert set(table["note"]) == {"not measured in the run"}
     result = CliRunner().invoke(app, ["compare", str(baseline), str(tmp_path / "run")])

@@ -7,7 +7,7 @@ import torch
 from typer.testing import CliRunner
 
 from pacabench.cli import app
-from pacabench.measure.cell import ROW_COLUMNS
+from pacabench.measure.schema import ROW_COLUMNS
 from pacabench.runner.executor import LocalExecutor
 from pacabench.runner.suite import TargetEntry, parse_suite
 from pacabench.runner.sweep import run_sweep

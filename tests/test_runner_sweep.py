@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pacabench.cli import app
-from pacabench.measure.cell import ROW_COLUMNS
+from pacabench.measure.schema import ROW_COLUMNS
 from pacabench.runner import executor as executor_module
 from pacabench.runner.executor import Executor, ExecutorError, LocalExecutor, make_executor
 from pacabench.runner.suite import parse_suite

@@ -29,6 +29,7 @@ and machine-specific columns emptied, so a committed baseline changes only when 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,15 +52,26 @@ DIFF_COLUMNS = ("cell", "metric", "baseline", "run", "change", "status", "note")
 REL_EPS = 1e-9
 
 
-def compare_runs(baseline, run, tolerance: float = 0.10) -> tuple[pd.DataFrame, int]:
-    """(table of differences, exit code 0 / 1 / 2). Folders or CSV paths, or labelled DataFrames.
+@dataclass(frozen=True)
+class Comparison:
+    """What :func:`compare_runs` found. Kept beside the table, not in ``DataFrame.attrs``: pandas
+    deep-copies ``attrs`` on every operation, which made each filter of a large comparison cost as
+    much as its list of cells."""
+
+    table: pd.DataFrame  # one row per difference (DIFF_COLUMNS)
+    code: int            # exit code: 0 within bounds, 1 regression, 2 unusable input
+    cells: list[str] = field(default_factory=list)  # every cell found in both, as ``cell`` writes it
+    timings_compared: int = 0  # timed values held to the tolerance
+    error: str | None = None   # on code 2: the one-line reason
+
+
+def compare_runs(baseline, run, tolerance: float = 0.10) -> Comparison:
+    """Compare two folders or CSV paths, or labelled DataFrames.
 
     The table has one row per compared (cell, metric) that is not plainly equal, per cell missing
     on one side, and per timed metric not compared; ``status`` is one of regression, improvement,
-    changed-within-tolerance, not-compared, only-in-baseline, only-in-run.
-    ``table.attrs["timings_compared"]`` counts the timed values held to the tolerance and
-    ``table.attrs["cells"]`` lists every cell found in both (as the ``cell`` column writes it). On
-    exit code 2 the table is empty and ``table.attrs["error"]`` holds the one-line reason.
+    changed-within-tolerance, not-compared, only-in-baseline, only-in-run. On exit code 2 the table
+    is empty and ``error`` holds the one-line reason.
     """
     try:
         base, new = _frame(baseline), _frame(run)
@@ -88,10 +100,9 @@ def compare_runs(baseline, run, tolerance: float = 0.10) -> tuple[pd.DataFrame, 
             message = row["message_run"]
             diffs.append(_diff(cell, "status", "ok", "error", "regression",
                                message[:160] if isinstance(message, str) else ""))
-    table = pd.DataFrame(diffs, columns=list(DIFF_COLUMNS))
-    table.attrs["timings_compared"] = timings_compared
-    table.attrs["cells"] = cells
-    return table, int((table["status"] == "regression").any())
+    # baseline / run hold each value as read (an integer count stays an integer), not upcast to float
+    table = pd.DataFrame(diffs, columns=list(DIFF_COLUMNS), dtype=object).astype({"change": float})
+    return Comparison(table, int((table["status"] == "regression").any()), cells, timings_compared)
 
 
 def update_baseline(baseline: str | Path, run) -> Path:
@@ -106,7 +117,9 @@ def update_baseline(baseline: str | Path, run) -> Path:
         if col in keep.columns:
             keep[col] = np.nan
     keep = keep.sort_values(list(KEY_COLUMNS) + ["device"])
-    replace_file(out, lambda tmp: keep.to_csv(tmp, index=False))
+    # Lines end as in results.csv (the csv module's \r\n), so a text field holding a \r is quoted and
+    # the baseline reads back whatever its labels hold.
+    replace_file(out, lambda tmp: keep.to_csv(tmp, index=False, lineterminator="\r\n"))
     return out
 
 
@@ -118,10 +131,8 @@ def _name(source) -> str:
     return "the baseline frame" if isinstance(source, pd.DataFrame) else str(results_csv(source))
 
 
-def _unusable(message: str) -> tuple[pd.DataFrame, int]:
-    table = pd.DataFrame(columns=list(DIFF_COLUMNS))
-    table.attrs["error"] = message
-    return table, 2
+def _unusable(message: str) -> Comparison:
+    return Comparison(pd.DataFrame(columns=list(DIFF_COLUMNS)), 2, error=message)
 
 
 def _cell_text(row) -> str:
@@ -146,6 +157,8 @@ def _exact_diffs(cell: str, row) -> list[dict]:
             continue
         if np.isnan(base) or np.isnan(run) or abs(run - base) > REL_EPS * max(1.0, abs(base)):
             change = (run - base) / base if base and not np.isnan(run) else None
+            if metric == "params":  # a count of parameters stays an integer in every output
+                base, run = (v if np.isnan(v) else int(v) for v in (base, run))
             out.append(_diff(cell, metric, base, run, "regression",
                              "counts must match exactly; if the change is intended, update the baseline",
                              change))

@@ -9,12 +9,12 @@ never mix them into one curve.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 # Metrics the analysis understands: column -> (short title, unit).
 METRICS = {
@@ -93,8 +93,7 @@ def checked(df: pd.DataFrame, source) -> pd.DataFrame:
     Usable: the REQUIRED_COLUMNS, rows that conform to the results schema
     (:func:`pacabench.measure.schema.row_problems`), and one row per cell (CELL_COLUMNS).
     """
-    from pacabench.measure.cell import ROW_COLUMNS
-    from pacabench.measure.schema import row_problems
+    from pacabench.measure.schema import ROW_COLUMNS, row_problems
 
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
@@ -124,18 +123,26 @@ def checked(df: pd.DataFrame, source) -> pd.DataFrame:
 
 
 def load_run(path: str | Path) -> Run:
-    """A results folder with its ``suite.yaml`` and ``env.json`` (both optional)."""
+    """A results folder with its ``suite.yaml`` and ``env.json`` (both optional), read as data: bounded,
+    typed (:func:`pacabench.runner.suite.read_run_suite`), never through a link."""
+    from pacabench.runner.atomic import PlantedLink, read_json_object
+    from pacabench.runner.suite import SuiteError, read_run_suite
+
     path = Path(path)
     directory = path if path.is_dir() else path.parent
     df = load_results(path)
-    suite, env = {}, {}
+    suite_file, env_file = directory / "suite.yaml", directory / "env.json"
     try:
-        if (directory / "suite.yaml").exists():
-            suite = yaml.safe_load((directory / "suite.yaml").read_text()) or {}
-        if (directory / "env.json").exists():
-            env = json.loads((directory / "env.json").read_text())
-    except (yaml.YAMLError, ValueError) as exc:
-        raise ResultsError(f"{directory}: unreadable suite.yaml or env.json: {str(exc).splitlines()[0]}") from None
+        suite = read_run_suite(suite_file) if os.path.lexists(suite_file) else {}
+        env = read_json_object(env_file) if os.path.lexists(env_file) else {}
+    except SuiteError as exc:
+        raise ResultsError(exc.problems[0]) from None
+    except PlantedLink as exc:
+        raise ResultsError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ResultsError(f"{env_file}: unusable: {reason}; pacabench writes env.json as a JSON object "
+                           f"(pacabench env --json): restore or remove it") from None
     return Run(df=df, directory=directory, suite=suite, env=env)
 
 

@@ -17,6 +17,7 @@ from pacabench.analysis.expectations import ExpectationFailure, check_expectatio
 from pacabench.analysis.released import released_comparison
 from pacabench.analysis.results import Run, load_run
 from pacabench.analysis.scaling import scaling_table
+from pacabench.runner.atomic import replace_file
 
 SCALING_NAME = "scaling.csv"
 
@@ -41,9 +42,10 @@ class RunAnalysis:
         return self.run.suite.get("expectations") or {}
 
     def write_scaling_csv(self, directory: Path | None = None) -> Path:
-        """``scaling.csv`` in the run folder: the verdict table, one row per series and metric."""
+        """``scaling.csv`` in the run folder: the verdict table, one row per series and metric (never
+        written through a link: :class:`~pacabench.runner.atomic.PlantedLink`)."""
         path = Path(directory or self.run.directory) / SCALING_NAME
-        self.scaling.to_csv(path, index=False)
+        replace_file(path, lambda tmp: self.scaling.to_csv(tmp, index=False))
         return path
 
 

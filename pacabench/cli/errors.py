@@ -1,13 +1,16 @@
 """The one shape of every input error on the command line: ``error: <field>: <problem>; <fix>``
-on stderr, exit code 2, never a traceback."""
+on stderr, exit code 2, never a traceback. The line is printable text: what it quotes from a file
+cannot reach the terminal as an escape sequence."""
 import typer
+
+from pacabench.messages import printable
 
 EXIT_BAD_INPUT = 2
 
 
 def fail(message: str) -> typer.Exit:
     """Print ``message`` as one error line; ``raise fail(...)`` ends the command with exit 2."""
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {printable(message)}", err=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from pacabench.cli.errors import fail
+from pacabench.messages import printable
 
 
 def register(app: typer.Typer) -> None:
@@ -54,15 +55,22 @@ def report(
     from pacabench.analysis.run_analysis import analyse
     from pacabench.report import ci
     from pacabench.report.html import build_report
+    from pacabench.runner.atomic import PlantedLink
 
     try:
         analysis = analyse(run_dir)
     except ResultsError as exc:
         raise fail(str(exc)) from None
     side = output != "text"  # stdout is the document; progress lines go to stderr
-    typer.echo(f"verdicts: {analysis.write_scaling_csv()}", err=side)
-    path = build_report(analysis)
-    typer.echo(f"report: {path}", err=side)
+    try:
+        typer.echo(printable(f"verdicts: {analysis.write_scaling_csv()}"), err=side)
+        path = build_report(analysis)
+    except PlantedLink as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"RUN_DIR: cannot write {exc.filename or run_dir}: {exc.strerror or exc}; "
+                   f"copy the folder somewhere you can write, and report that") from None
+    typer.echo(printable(f"report: {path}"), err=side)
     if output != "text":
         document = {"json": lambda: ci.report_json(analysis, path), "markdown": lambda: ci.report_markdown(analysis),
                     "junit": lambda: ci.report_junit(analysis)}[output]()
@@ -73,7 +81,7 @@ def report(
         webbrowser.open(path.resolve().as_uri())
     failures = analysis.failures
     for failure in failures:
-        typer.echo(f"expectation failed: {failure}", err=True)
+        typer.echo(printable(f"expectation failed: {failure}"), err=True)
     if failures:
         raise typer.Exit(1)
 
@@ -113,39 +121,44 @@ def compare(
     from pacabench.analysis.compare import compare_runs, update_baseline  # after the argument checks
     from pacabench.analysis.results import ResultsError
     from pacabench.report import ci
+    from pacabench.runner.atomic import PlantedLink
 
     if update:
         try:
             written = update_baseline(baseline, run)
-        except ResultsError as exc:
+        except (ResultsError, PlantedLink) as exc:
             raise fail(str(exc)) from None
         except OSError as exc:
             raise fail(f"BASELINE: cannot write {baseline}: {exc.strerror or exc}; "
                        f"choose a baseline folder you can write to") from None
-        typer.echo(f"baseline updated: {written} (counts of {run})")
+        typer.echo(printable(f"baseline updated: {written} (counts of {run})"))
         return
-    table, code = compare_runs(baseline, run, tolerance=tolerance)
-    if code == 2:
-        raise fail(table.attrs["error"])
+    comparison = compare_runs(baseline, run, tolerance=tolerance)
+    if comparison.code == 2:
+        raise fail(comparison.error)
     if output == "json":
-        typer.echo(table.to_json(orient="records", indent=1))
+        typer.echo(ci.compare_json(comparison))
     elif output == "markdown":
-        typer.echo(ci.compare_markdown(table, str(baseline), str(run), tolerance, code), nl=False)
+        typer.echo(ci.compare_markdown(comparison, str(baseline), str(run), tolerance), nl=False)
     elif output == "junit":
-        typer.echo(ci.compare_junit(table))
+        typer.echo(ci.compare_junit(comparison))
     else:
-        _print_table(table, tolerance)
-    if code:
-        typer.echo(f"regression: {int((table['status'] == 'regression').sum())} difference(s) beyond bounds; "
-                   f"if intended, accept them with: pacabench compare {baseline} {run} --update", err=True)
-        raise typer.Exit(code)
+        _print_table(comparison, tolerance)
+    if comparison.code:
+        regressions = int((comparison.table["status"] == "regression").sum())
+        typer.echo(printable(f"regression: {regressions} difference(s) beyond bounds; if intended, accept them "
+                             f"with: pacabench compare {baseline} {run} --update"), err=True)
+        raise typer.Exit(comparison.code)
 
 
-def _print_table(table, tolerance: float) -> None:
+def _print_table(comparison, tolerance: float) -> None:
+    """The differences as a text table; what the files hold is shown as printable text."""
+    table = comparison.table
     if table.empty:
-        timings = (f"timings within {tolerance:.0%}" if table.attrs.get("timings_compared")
+        timings = (f"timings within {tolerance:.0%}" if comparison.timings_compared
                    else "no timings to compare (the baseline has none for these cells)")
         typer.echo(f"no differences: counts equal, {timings}")
         return
     shown = table.assign(change=[f"{c:+.1%}" if c == c and c is not None else "" for c in table["change"]])
-    typer.echo(shown.astype(object).fillna("").to_string(index=False))
+    shown = shown.astype(object).fillna("").map(lambda v: printable(v) if isinstance(v, str) else v)
+    typer.echo(shown.to_string(index=False))

@@ -139,11 +139,14 @@ def _analyse(out_dir: Path, report: bool, quiet: bool):
     failed (the results stay on disk and ``pacabench report`` can retry)."""
     from pacabench.analysis.run_analysis import analyse
     from pacabench.report.html import build_report
+    from pacabench.runner.atomic import PlantedLink
 
     try:
         analysis = analyse(out_dir)
         scaling_csv = analysis.write_scaling_csv()
         page = build_report(analysis) if report else None
+    except PlantedLink as exc:
+        raise fail(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - an analysis bug must not hide the measured results
         typer.echo(f"error: report: {type(exc).__name__}: {exc}; the results are in {out_dir}; "
                    f"retry with: pacabench report {out_dir}", err=True)

@@ -92,7 +92,9 @@ def scaling(
         raise fail(f"{'NAME' if kind == 'python' else '--resolutions'}: {error}") from None
     table = count_scaling(rows)
     if as_json:
-        typer.echo(table.to_json(orient="records"))
+        from pacabench.report.exact_json import dumps, records
+
+        typer.echo(dumps(records(table)))
         return
     _print(rows, table)
 

@@ -10,7 +10,8 @@
 - :mod:`~pacabench.measure.mfu`: model FLOP utilisation against a table of device peaks;
 - :mod:`~pacabench.measure.env`: the environment a result was measured in;
 - :mod:`~pacabench.measure.budget`: predicts a cell's time so budgets skip what would overrun;
-- :mod:`~pacabench.measure.cell`: one cell -> one row (``ROW_COLUMNS``), in-process or isolated.
+- :mod:`~pacabench.measure.schema`: the row's columns and types (``ROW_COLUMNS``), torch-free;
+- :mod:`~pacabench.measure.cell`: one cell -> one row, in-process or isolated.
 """
 import warnings
 

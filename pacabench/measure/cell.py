@@ -3,7 +3,7 @@
 :func:`measure_cell` does the work in-process: build the target on ``meta`` and count parameters and
 GMACs there (any size), predict memory and time (:mod:`~pacabench.measure.budget`), skip the cell if
 a budget says so, else build it for real, measure peak memory, time it and fill every column of
-:data:`ROW_COLUMNS`.
+:data:`~pacabench.measure.schema.ROW_COLUMNS`.
 :func:`run_isolated` runs it in a fresh child process with a time limit, so a crash, a hang or an
 OOM costs one row, and no allocator peak leaks from one cell into the next. The child never outlives
 the sweep that started it, nor (by more than a few seconds) its time limit.
@@ -29,61 +29,9 @@ from pacabench.measure.load import measured_under
 from pacabench.measure.env import device_name
 from pacabench.measure.counts import count_target
 from pacabench.measure.mfu import mfu
+from pacabench.measure.schema import ROW_COLUMNS
 from pacabench.messages import one_line
 from pacabench.measure.timing import make_step, prepare, throughput, time_step
-
-STATUSES = ("ok", "oom", "timeout", "skipped_budget", "error")
-
-ROW_COLUMNS = (
-    "cell_key", "kind", "name", "params_json", "resolution_h", "resolution_w", "tokens", "batch",
-    "dtype", "device", "device_name", "mode", "channels_last", "compile", "status", "message",
-    "params", "params_by_part", "gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other",
-    "gmacs_backward", "gmacs_fvcore", "flops_method", "flops_agree", "uncounted_ops", "module_macs",
-    "peak_mem_mb", "peak_mem_reserved_mb", "peak_mem_net_mb", "mem_method",
-    "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "latency_samples",
-    "throughput_img_s", "throughput_tok_s", "mfu", "latency_passes_ms", "load_avg_1m", "cpu_steal_pct",
-    "matmul_gflops_before", "matmul_gflops_after", "elapsed_s",
-)
-
-# The type of every column that is not plain text, checked wherever results are read back
-# (:mod:`pacabench.measure.schema`). A new typed column is one line here; columns not named are text.
-COLUMN_TYPES = {
-    "params_json": "json_object",
-    "resolution_h": "int",
-    "resolution_w": "int",
-    "tokens": "int",
-    "batch": "int",
-    "channels_last": "bool",
-    "compile": "bool",
-    "status": "status",
-    "params": "int",
-    "params_by_part": "json_object",
-    "gmacs": "float",
-    "gmacs_mixing": "float",
-    "gmacs_dense": "float",
-    "gmacs_other": "float",
-    "gmacs_backward": "float",
-    "gmacs_fvcore": "float",
-    "flops_agree": "bool",
-    "uncounted_ops": "json_list",
-    "module_macs": "json_object",
-    "peak_mem_mb": "float",
-    "peak_mem_reserved_mb": "float",
-    "peak_mem_net_mb": "float",
-    "latency_ms_median": "float",
-    "latency_ms_p10": "float",
-    "latency_ms_p90": "float",
-    "latency_samples": "int",
-    "throughput_img_s": "float",
-    "throughput_tok_s": "float",
-    "mfu": "float",
-    "latency_passes_ms": "json_list",
-    "load_avg_1m": "float",
-    "cpu_steal_pct": "float",
-    "matmul_gflops_before": "float",
-    "matmul_gflops_after": "float",
-    "elapsed_s": "float",
-}
 
 
 @dataclass(frozen=True)

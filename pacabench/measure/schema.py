@@ -1,6 +1,9 @@
-"""Which rows of a results table are well-formed, checked wherever results are read back.
+"""The results row schema (its columns, their types, the statuses a cell ends with) and which rows
+of a results table are well-formed, checked wherever results are read back.
 
-A row conforms when every column named in :data:`~pacabench.measure.cell.COLUMN_TYPES` parses as its
+Torch-free: ``compare`` and ``report`` learn the columns here without importing the measurement core.
+
+A row conforms when every column named in :data:`COLUMN_TYPES` parses as its
 type (or is empty), the cell's identity and status (:data:`FILLED_COLUMNS`) are filled in, and the
 status is one a cell can end with. Columns the table lacks are not checked, and columns pacabench
 does not know are ignored, so results written before a column was added still read. A resumed run
@@ -17,7 +20,58 @@ import reprlib
 
 import pandas as pd
 
-from pacabench.measure.cell import COLUMN_TYPES, STATUSES
+STATUSES = ("ok", "oom", "timeout", "skipped_budget", "error")
+
+ROW_COLUMNS = (
+    "cell_key", "kind", "name", "params_json", "resolution_h", "resolution_w", "tokens", "batch",
+    "dtype", "device", "device_name", "mode", "channels_last", "compile", "status", "message",
+    "params", "params_by_part", "gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other",
+    "gmacs_backward", "gmacs_fvcore", "flops_method", "flops_agree", "uncounted_ops", "module_macs",
+    "peak_mem_mb", "peak_mem_reserved_mb", "peak_mem_net_mb", "mem_method",
+    "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "latency_samples",
+    "throughput_img_s", "throughput_tok_s", "mfu", "latency_passes_ms", "load_avg_1m", "cpu_steal_pct",
+    "matmul_gflops_before", "matmul_gflops_after", "elapsed_s",
+)
+
+# The type of every column that is not plain text, checked wherever results are read back
+# (:func:`row_problems`). A new typed column is one line here; columns not named are text.
+COLUMN_TYPES = {
+    "params_json": "json_object",
+    "resolution_h": "int",
+    "resolution_w": "int",
+    "tokens": "int",
+    "batch": "int",
+    "channels_last": "bool",
+    "compile": "bool",
+    "status": "status",
+    "params": "int",
+    "params_by_part": "json_object",
+    "gmacs": "float",
+    "gmacs_mixing": "float",
+    "gmacs_dense": "float",
+    "gmacs_other": "float",
+    "gmacs_backward": "float",
+    "gmacs_fvcore": "float",
+    "flops_agree": "bool",
+    "uncounted_ops": "json_list",
+    "module_macs": "json_object",
+    "peak_mem_mb": "float",
+    "peak_mem_reserved_mb": "float",
+    "peak_mem_net_mb": "float",
+    "latency_ms_median": "float",
+    "latency_ms_p10": "float",
+    "latency_ms_p90": "float",
+    "latency_samples": "int",
+    "throughput_img_s": "float",
+    "throughput_tok_s": "float",
+    "mfu": "float",
+    "latency_passes_ms": "json_list",
+    "load_avg_1m": "float",
+    "cpu_steal_pct": "float",
+    "matmul_gflops_before": "float",
+    "matmul_gflops_after": "float",
+    "elapsed_s": "float",
+}
 
 # The cell's identity and its status: every row has them, whatever happened to the cell.
 FILLED_COLUMNS = ("kind", "name", "params_json", "resolution_h", "resolution_w", "batch", "dtype",

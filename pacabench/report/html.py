@@ -3,8 +3,9 @@
 Order: verdicts (in words, then the cost models behind them), crossovers and headline ratios,
 plots, the zoo against its released tables, the results table, the environment, the methods, and
 the command that reproduces the run. Everything shown comes from one
-:class:`~pacabench.analysis.run_analysis.RunAnalysis`. A large run's results table shows its first
-:data:`MAX_TABLE_ROWS` rows and says so (results.csv holds them all).
+:class:`~pacabench.analysis.run_analysis.RunAnalysis`. A large run's tables (verdicts, cost models,
+results) each show their first :data:`MAX_TABLE_ROWS` rows and say so (scaling.csv and results.csv
+hold them all), so the page stays a few MB whatever the run.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from pacabench.analysis.released import CONVMIXER_NOTE
 from pacabench.analysis.results import METRICS, Run
 from pacabench.analysis.run_analysis import RunAnalysis, analyse
 from pacabench.report.plots import write_plots
+from pacabench.runner.atomic import replace_text
 
 REPORT_NAME = "report.html"
 PLOTS_DIR = "plots"
@@ -34,12 +36,13 @@ HIDDEN_COLUMNS = {"series", "resolution_h", "resolution_w", "cell_key", "module_
 
 
 def build_report(source: str | Path | RunAnalysis) -> Path:
-    """Write ``plots/*.png`` and ``report.html`` into the run folder; return the page."""
+    """Write ``plots/*.png`` and ``report.html`` into the run folder (never through a link planted
+    there: :class:`~pacabench.runner.atomic.PlantedLink`); return the page."""
     analysis = source if isinstance(source, RunAnalysis) else analyse(source)
     directory = analysis.run.directory
     page = render(analysis, write_plots_to=directory / PLOTS_DIR)
     path = directory / REPORT_NAME
-    path.write_text(page, encoding="utf-8")
+    replace_text(path, page)
     return path
 
 
@@ -50,14 +53,15 @@ def render(analysis: RunAnalysis, write_plots_to: Path) -> str:
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _num
     results = df.head(MAX_TABLE_ROWS)
+    verdict_rows, models = _verdict_rows(table, analysis.expectations, analysis.failures), _model_rows(table)
     return env.get_template("report.html.j2").render(
         title=f"pacabench report: {run.name}",
         generated=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         run=run, summary=_summary(df),
-        verdict_rows=_verdict_rows(table, analysis.expectations, analysis.failures),
+        verdict_rows=verdict_rows[:MAX_TABLE_ROWS], total_series=len(verdict_rows),
         metrics=[m for m in scaling.SCALING_METRICS if (table["metric"] == m).any()],
         metric_titles={m: METRICS[m][0] for m in METRICS},
-        models=_model_rows(table), failures=[str(f) for f in analysis.failures],
+        models=models[:MAX_TABLE_ROWS], total_models=len(models), failures=[str(f) for f in analysis.failures],
         expectations=analysis.expectations, expectation_count=len(expectation_items(analysis.expectations)),
         load_note=load_note(df, run.env.get("cpu_count") if isinstance(run.env, dict) else None),
         headlines=analysis.headlines, crossovers=analysis.crossovers.to_dict("records"),

@@ -8,7 +8,8 @@ crosses: at their counted GMACs on the GMACs plot, along the bottom edge (at the
 the plots of measured metrics. The anatomy figure stacks each series' GMACs by stage and op class
 (mixing dark, dense and other light) against resolution.
 
-Labels are text, never markup (matplotlib's mathtext is off: a label ``$x$`` is drawn as typed), and
+Labels are text, never markup (matplotlib's mathtext is off: a label ``$x$`` is drawn as typed;
+control characters, which no font has, are left out), and
 large runs stay drawable: points are the median per series and size, and at most
 :data:`MAX_SERIES` series are drawn per figure (the caption says how many were left out).
 """
@@ -30,6 +31,8 @@ from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from pacabench.analysis.anatomy import stage_split  # noqa: E402
 from pacabench.analysis.results import DERIVED_METRICS, METRICS, metric_rows  # noqa: E402
+from pacabench.messages import printable  # noqa: E402
+from pacabench.runner.atomic import make_folder, replace_file  # noqa: E402
 
 PLOT_METRICS = ("gmacs", "peak_mem_mb", "latency_ms_median", "latency_us_per_token", "achieved_gmacs_per_s",
                 "throughput_img_s")
@@ -73,8 +76,7 @@ def write_plots(df: pd.DataFrame, out_dir: str | Path, verdicts: pd.DataFrame | 
 
     ``verdicts`` (a ``scaling_table``) adds each series' verdict to its legend entry.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_folder(out_dir)
     colours = palette(df)
     if "latency_ms_median" in df.columns:
         df = df.assign(**{name: derive(df) for name, derive in DERIVED_METRICS.items()})
@@ -90,14 +92,21 @@ def write_plots(df: pd.DataFrame, out_dir: str | Path, verdicts: pd.DataFrame | 
                 drawn, note = _drawn(list(rows["series"].unique()))
                 fig = cost_figure(part[part["series"].isin(drawn)], metric, colours, verdicts)
                 path = out_dir / f"{metric}_{kind}s.png"
-                fig.savefig(path, dpi=DPI, bbox_inches="tight")
-                plt.close(fig)
+                _save(fig, path)
                 plots.append(Plot(path, f"{METRICS[metric][0]} vs tokens, {kind}s", _caption(metric) + note))
             anatomy = _anatomy_plot(part, kind, out_dir, verdicts)
             if anatomy is not None:
                 plots.append(anatomy)
         zoo = _zoo_plot(df, out_dir)
     return plots if zoo is None else [*plots, zoo]
+
+
+def _save(figure, path: Path) -> None:
+    """A PNG written as every file of a run folder is (never through a link), then the figure closed."""
+    try:
+        replace_file(path, lambda tmp: figure.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight"))
+    finally:
+        plt.close(getattr(figure, "figure", figure))
 
 
 def cost_figure(df: pd.DataFrame, metric: str, colours: dict, verdicts: pd.DataFrame | None = None):
@@ -139,10 +148,10 @@ VERDICT_OF = {"latency_us_per_token": "latency_ms_median"}
 
 def _legend(series: str, metric: str, part: pd.DataFrame, verdicts: pd.DataFrame | None) -> str:
     if verdicts is None:
-        return series
+        return printable(series)
     metric = VERDICT_OF.get(metric, metric)
     match = verdicts[(verdicts["series"] == series) & (verdicts["metric"] == metric)]
-    return f"{series} ({match['verdict'].iloc[0]})" if len(match) else series
+    return printable(f"{series} ({match['verdict'].iloc[0]})" if len(match) else series)
 
 
 def _mark_failed(ax, failed: pd.DataFrame, metric: str, colours: dict) -> None:
@@ -266,7 +275,7 @@ def anatomy_figure(df: pd.DataFrame, series_list: list[str], verdicts: pd.DataFr
         ax.set(ylim=(0, 1), xlim=(0, max(len(sizes) - 1, 1)), xlabel="input resolution (px)")
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         verdict = _verdict(verdicts, series)
-        ax.set_title(f"{series}{f' ({verdict})' if verdict else ''}", fontsize=9, fontweight="bold")
+        ax.set_title(printable(f"{series}{f' ({verdict})' if verdict else ''}"), fontsize=9, fontweight="bold")
         handles, texts = ax.get_legend_handles_labels()
         ax.legend(handles[::-1], texts[::-1], fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5),
                   frameon=False)
@@ -294,8 +303,7 @@ def _anatomy_plot(df: pd.DataFrame, kind: str, out_dir: Path, verdicts: pd.DataF
     drawn, note = _drawn(candidates)
     fig = anatomy_figure(df, drawn, verdicts)
     path = out_dir / f"anatomy_{kind}s.png"
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path)
     return Plot(path, f"Where the GMACs go, {kind}s",
                 "Share of each series' GMACs by stage (in model order) and op class against resolution: dark = "
                 "mixing (products of two activations: attention), light = dense (weights times activations) and "
@@ -321,8 +329,7 @@ def _zoo_plot(df: pd.DataFrame, out_dir: Path) -> Plot | None:
     grid.set_titles("{col_name}")
     grid.set_axis_labels("", "")
     path = out_dir / "zoo_measured_vs_released.png"
-    grid.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(grid.figure)
+    _save(grid, path)
     return Plot(path, "PaCa-ViT zoo: measured vs released (224 px)",
                 "Measured per-image GMACs and parameters next to the released ImageNet tables. The "
                 "convmixer variants' released GMACs miss the teacher's 'same' depthwise convs (~0.1 G).")

@@ -38,6 +38,7 @@ MAX_TARGETS = 100     # entries under `targets:` (an unknown name costs a search
 MAX_CELLS = 10_000    # cells in the whole suite
 MAX_PASSES = 10       # timing passes of every timed cell
 
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 Dtype = Literal["float32", "bfloat16", "float16"]
 Mode = Literal["inference", "train"]
 Device = Literal["auto", "cpu", "cuda"]
@@ -209,7 +210,7 @@ class Suite(_Strict):
     the run; ``baseline`` names a results folder or CSV to compare a run with (``pacabench compare``).
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
     targets: list[TargetEntry] = Field(min_length=1, max_length=MAX_TARGETS)
     resolutions: list[ResolutionItem] = Field(default_factory=lambda: [[(224, 224)]], min_length=1,
@@ -336,18 +337,51 @@ def load_suite(path: str | Path) -> Suite:
             data = f.read(MAX_SUITE_BYTES + 1)
     except OSError as exc:
         raise SuiteError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    if len(data) > MAX_SUITE_BYTES:
+    return parse_suite(_decoded(path, data if len(data) <= MAX_SUITE_BYTES else None), source=str(path))
+
+
+class RunSuite(BaseModel):
+    """What the analysis of a results folder reads from its ``suite.yaml``, typed; other keys are
+    not looked at (the folder's suite is data: its targets are never imported or built)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    expectations: dict[str, Expectation] = Field(default_factory=dict)
+    warmup: Annotated[int, Field(ge=0)] | None = None
+    repeats: PositiveInt | None = None
+    min_time_s: Annotated[float, Field(ge=0)] | None = None
+
+
+def read_run_suite(path: Path) -> dict:
+    """The :class:`RunSuite` fields of a results folder's suite.yaml, read with a suite file's bounds
+    and without following a link; SuiteError (one line) when unusable."""
+    from pacabench.runner.atomic import read_limited
+
+    try:
+        data = read_limited(path, MAX_SUITE_BYTES)
+    except OSError as exc:
+        raise SuiteError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        return RunSuite.model_validate(_mapping(_decoded(path, data), str(path))).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        raise SuiteError([f"{path}: {_format_error(err)}" for err in exc.errors()]) from None
+
+
+def _decoded(path: Path, data: bytes | None) -> str:
+    """A suite file's text; ``data`` None when the file is larger than a suite may be."""
+    if data is None:
         raise SuiteError([f"{path}: larger than {MAX_SUITE_BYTES // 1024} KiB, the most a suite file may be "
                           f"(suites are a few KB); is this the right file?"])
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SuiteError([f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
                           f"save the suite as UTF-8"]) from None
-    return parse_suite(text, source=str(path))
 
 
-def parse_suite(text: str, source: str = "<suite>") -> Suite:
+def _mapping(text: str, source: str) -> dict:
+    """The YAML mapping of a suite file, read within the bounds of :class:`_BoundedLoader`."""
     try:
         data = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader, bounded
     except yaml.YAMLError as exc:
@@ -355,6 +389,11 @@ def parse_suite(text: str, source: str = "<suite>") -> Suite:
     if not isinstance(data, dict):
         raise SuiteError([f"{source}: expected a mapping with at least `name:` and `targets:`, "
                           f"got {type(data).__name__}"])
+    return data
+
+
+def parse_suite(text: str, source: str = "<suite>") -> Suite:
+    data = _mapping(text, source)
     try:
         suite = Suite.model_validate(data, context={"sizes_left": [MAX_ALL_SIZES]})
     except ValidationError as exc:

@@ -47,9 +47,11 @@ from pathlib import Path
 
 
 from pacabench.measure.budget import Observed, observed, series_hint
-from pacabench.measure.cell import ROW_COLUMNS, Cell
+from pacabench.measure.cell import Cell
+from pacabench.measure.schema import ROW_COLUMNS
+from pacabench.messages import printable
 from pacabench.runner import lock
-from pacabench.runner.atomic import replace_file, replace_text
+from pacabench.runner.atomic import PlantedLink, open_no_link, read_json_object, replace_file, replace_text
 from pacabench.runner.cells import expand_cells
 from pacabench.runner.executor import Executor
 from pacabench.runner.passes import PASS_COLUMNS, PASSES_NAME, merged, pass_row, read_passes
@@ -104,7 +106,7 @@ def run_sweep(suite: Suite, out_dir: str | Path, executor: Executor, *, resume: 
             out_dir.mkdir(parents=True, exist_ok=True)
             try:
                 stack.enter_context(lock.hold(out_dir, command))
-            except lock.FolderInUse as exc:
+            except (lock.FolderInUse, lock.NotALockFile) as exc:
                 raise SweepError(str(exc)) from None
         return _sweep(suite, out_dir, executor, resume=resume, progress=progress, command=command)
 
@@ -218,6 +220,8 @@ def _writing(path: Path, after: str = "choose a folder you can write to") -> Ite
     one-line SweepError naming the path, with ``after`` as the fix."""
     try:
         yield
+    except PlantedLink as exc:
+        raise SweepError(str(exc)) from None
     except OSError as exc:
         raise SweepError(f"cannot write {path}: {exc.strerror or exc}; {after}") from None
 
@@ -229,7 +233,7 @@ def _appended(path: Path, after: str, header: Sequence[str] | None = None) -> It
     that is one error too."""
     with _writing(path, after=after):
         new = header is not None and not path.exists()
-        f = path.open("a", newline="", encoding="utf-8")
+        f = open(open_no_link(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", newline="", encoding="utf-8")
         if new:
             csv.writer(f).writerow(header)
     try:
@@ -335,10 +339,10 @@ def _write_env(path: Path, suite: Suite, command: str, resumed: bool) -> None:
 
 def _read_env(path: Path) -> dict | None:
     try:
-        env = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # missing, unreadable, not UTF-8, not JSON
+        env = read_json_object(path)
+    except (OSError, ValueError, PlantedLink):  # missing, unreadable, too large, not a JSON object, a link
         return None
-    return env if isinstance(env, dict) and isinstance(env.get("resumed", []), list) else None
+    return env if isinstance(env.get("resumed", []), list) else None
 
 
 def describe(cell: Cell, label: str) -> str:
@@ -407,4 +411,4 @@ def _finished_line(row: dict) -> str:
         parts.append(f"{row['latency_ms_median']:.2f} ms")
     if row.get("status") not in DONE_STATUSES and row.get("message"):
         parts.append(str(row["message"]).splitlines()[0][:120])
-    return "  ".join(parts)
+    return printable("  ".join(parts))  # a resumed folder's suite.yaml gives the labels
