@@ -75,9 +75,9 @@ def test_report_markdown_has_the_verdicts_and_the_expectations(runs):
     assert result.exit_code == 1  # op:vit is quadratic, the suite expected linear
     assert result.stdout.startswith("### pacabench report: synthetic: ❌ 1 expectation(s) failed\n")
     header, *rows = _markdown_rows(result.stdout)
-    assert header[0] == "series" and header[1] == "GMACs" and header[-1] == "expected (GMACs)"
+    assert header[0] == "series" and header[1] == "GMACs" and header[-1] == "expected"
     verdicts = {row[0]: (row[1], row[-1]) for row in rows}
-    assert verdicts == {"op:paca": ("linear", "✅ linear"), "op:vit": ("quadratic", "❌ linear")}
+    assert verdicts == {"op:paca": ("linear", "✅ gmacs linear"), "op:vit": ("quadratic", "❌ gmacs linear")}
     assert "- **op:vit**: quadratic: an N² term in attn;" in result.stdout
     assert "report.html" not in result.stdout and "report.html" in result.stderr  # stdout is the document
 

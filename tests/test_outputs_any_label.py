@@ -79,7 +79,7 @@ def test_report_markdown_shows_every_label_as_typed_in_one_row_each(tmp_path):
     header, *rows = page.rows
     assert header[0] == "series" and len(rows) == len(HOSTILE)
     assert sorted(row[0] for row in rows) == sorted(printable(label) for label in HOSTILE)
-    assert all(row[-1] == "✅ linear" for row in rows)
+    assert all(row[-1] == "✅ gmacs linear" for row in rows)
     assert set(page.tags) <= {"h3", "p", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "strong"}
     assert page.tags.count("strong") == 1 + len(HOSTILE)  # "GMACs, in words" and each series' name
 
