@@ -143,11 +143,20 @@ class CostCounter(FlopCounterMode):
         """Module path -> {class: MACs} for the root (``""``) and its submodules."""
         out = {}
         for name, flops in self._flops.items():
-            if name == self._root:
-                out[ROOT] = _macs(flops)
-            elif self._root is not None and name.startswith(self._root + "."):
-                out[name[len(self._root) + 1:]] = _macs(flops)
+            path = module_path(name, self._root)
+            if path is not None:
+                out[path] = _macs(flops)
         return out
+
+
+def module_path(name: str, root: str | None) -> str | None:
+    """A module tracker's name (``VitOperator.attn``: the root's class name, then the path) as the
+    path below the root (``attn``; ``""`` for the root); None outside it ("Global")."""
+    if name == root:
+        return ROOT
+    if root is not None and name.startswith(root + "."):
+        return name[len(root) + 1:]
+    return None
 
 
 def _macs(flops: dict[str, int]) -> dict[str, int]:

@@ -8,9 +8,16 @@ equivalent: it sees every tensor an aten op returns, follows it to its storage, 
 bytes when first seen and subtracts them when a weakref finalizer reports the storage freed. The
 peak of that sum is the net peak; gross adds the bytes of the weights, buffers and inputs. Scratch
 space a kernel allocates and frees internally (e.g. inside a fused attention kernel) is not seen.
-Run on ``meta`` tensors the same tracker gives an estimate without allocating anything, which is
-how cells too large to run are judged.
+Run on ``meta`` tensors the same tracker gives the cell's peak without allocating anything
+(:func:`predicted_peak`): the live-tensor peak is a function of the graph alone, so the prediction is
+exact, at any size, run or not. Both runs execute attention as the target device's kernel
+(:class:`~pacabench.measure.attention_kernels.DeviceAttention`): on meta, SDPA would otherwise take
+the math path and keep an N x N matrix that CPU's fused kernel never makes, and under
+``inference_mode`` the tracker would see only the composite op, not the tensors its kernel returns.
+The prediction also says which modules allocated the bytes live at the peak (``by_module``), so its
+N^2 term can be placed like the MACs'.
 """
+import contextlib
 import os
 import weakref
 from collections.abc import Callable, Iterable
@@ -19,6 +26,9 @@ from dataclasses import dataclass
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
+from torch.nn.modules import module as nn_module
+
+from pacabench.measure.attention_kernels import DeviceAttention
 
 MB = 2**20
 
@@ -29,6 +39,7 @@ class MemoryStats:
     peak_reserved_mb: float | None  # CUDA allocator's reserved peak; None off CUDA
     peak_net_mb: float         # the cell's own peak above what was resident before it
     method: str                # "cuda_max_memory_allocated" | "cpu_live_tensors" | "meta_live_tensors"
+    by_module: dict[str, int] | None = None  # tracked runs with modules: module path -> bytes live at the peak
 
 
 def available_ram_mb() -> float:
@@ -58,17 +69,61 @@ def module_and_input_tensors(module: torch.nn.Module, inputs: tuple) -> list[tor
     return tensors + [t for t in tree_leaves(inputs) if isinstance(t, torch.Tensor)]
 
 
-class LiveTensorTracker(TorchDispatchMode):
-    """Track the bytes of tensor storages created inside the mode; ``peak_bytes`` is their peak."""
+class ModuleStack:
+    """Which modules of ``root`` are running their forward now (``parents``: paths, ``""`` the root).
 
-    def __init__(self):
+    Forward hooks only: torch's ``ModuleTracker`` also hooks the backward pass through the tensors,
+    which keeps one more activation alive in a training step (+1.2 MB on ``op:paca`` at 224 px) and
+    so would change the peak it is asked to explain."""
+
+    def __init__(self, root: torch.nn.Module):
+        self._paths = {id(module): path for path, module in reversed(list(root.named_modules()))}
+        self._stack: list[str] = []
+        self._handles = []
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        return tuple(self._stack)
+
+    def _enter(self, module, args) -> None:
+        self._stack.append(self._paths.get(id(module)))
+
+    def _exit(self, module, args, output) -> None:
+        self._stack.pop()
+
+    def __enter__(self) -> "ModuleStack":
+        self._handles = [nn_module.register_module_forward_pre_hook(self._enter),
+                         nn_module.register_module_forward_hook(self._exit, always_call=True)]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
+class LiveTensorTracker(TorchDispatchMode):
+    """Track the bytes of tensor storages created inside the mode; ``peak_bytes`` is their peak.
+
+    With ``modules`` (a running :class:`ModuleStack`), each storage remembers the modules it was
+    allocated in, and :meth:`peak_by_module` says how many of the bytes live at the (first) peak
+    each module allocated, its submodules included."""
+
+    def __init__(self, modules: ModuleStack | None = None):
         super().__init__()
         self.live_bytes = 0
         self.peak_bytes = 0
         self._live: dict[int, int] = {}
+        self._modules = modules
+        self._clock = 0             # allocations and frees so far
+        self._peak_at = 0           # the clock at the peak
+        self._history: list[list] = []  # per storage: [bytes, modules, allocated at, freed at or None]
+        self._record: dict[int, int] = {}  # live storage key -> index in _history
 
     def _freed(self, key: int) -> None:
         self.live_bytes -= self._live.pop(key, 0)
+        self._clock += 1
+        if key in self._record:
+            self._history[self._record.pop(key)][3] = self._clock
 
     def _track(self, t: torch.Tensor) -> None:
         storage = t.untyped_storage()
@@ -79,7 +134,21 @@ class LiveTensorTracker(TorchDispatchMode):
         self._live[key] = nbytes
         weakref.finalize(storage, self._freed, key)
         self.live_bytes += nbytes
-        self.peak_bytes = max(self.peak_bytes, self.live_bytes)
+        self._clock += 1
+        if self._modules is not None:
+            self._record[key] = len(self._history)
+            self._history.append([nbytes, tuple(self._modules.parents), self._clock, None])
+        if self.live_bytes > self.peak_bytes:
+            self.peak_bytes, self._peak_at = self.live_bytes, self._clock
+
+    def peak_by_module(self) -> dict[str, int]:
+        """Module path (``""``: the root) -> bytes it allocated that were live at the peak."""
+        out: dict[str, int] = {}
+        for nbytes, parents, allocated, freed in self._history:
+            if allocated <= self._peak_at and (freed is None or freed > self._peak_at):
+                for path in set(parents) - {None}:
+                    out[path] = out.get(path, 0) + nbytes
+        return out
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -92,16 +161,22 @@ class LiveTensorTracker(TorchDispatchMode):
         return out
 
 
-def tracked_peak(step: Callable[[], object], resident: int, device: str) -> MemoryStats:
-    """Run ``step`` once under :class:`LiveTensorTracker` (CPU or meta tensors)."""
-    tracker = LiveTensorTracker()
-    with tracker:
-        step()
+def tracked_peak(step: Callable[[], object], resident: int, device: str, *, kernels: str | None = None,
+                 root: torch.nn.Module | None = None) -> MemoryStats:
+    """Run ``step`` once under :class:`LiveTensorTracker` (CPU or meta tensors), attention run as
+    ``kernels``' device runs it (default: ``device``'s own). With ``root`` (the module ``step``
+    calls) the stats carry ``by_module``."""
+    modules = ModuleStack(root) if root is not None else None
+    with modules or contextlib.nullcontext():
+        tracker = LiveTensorTracker(modules)
+        with DeviceAttention(kernels or device), tracker:
+            step()
     return MemoryStats(
         peak_mb=(resident + tracker.peak_bytes) / MB,
         peak_reserved_mb=None,
         peak_net_mb=tracker.peak_bytes / MB,
         method=f"{device}_live_tensors",
+        by_module=tracker.peak_by_module() if root is not None else None,
     )
 
 
