@@ -1,9 +1,9 @@
 """One cell = one target at one size, batch, dtype, device and mode, measured into one row.
 
-:func:`measure_cell` does the work in-process: build the target on ``meta`` and count parameters and
-GMACs there (any size), predict memory and time (:mod:`~pacabench.measure.budget`), skip the cell if
-a budget says so, else build it for real, measure peak memory, time it and fill every column of
-:data:`ROW_COLUMNS`.
+:func:`measure_cell` does the work in-process: build the target on ``meta`` and count parameters,
+GMACs and bytes written there (any size), predict peak memory (exactly: ``peak_mem_predicted_mb``)
+and time (:mod:`~pacabench.measure.budget`), skip the cell if a budget says so, else build it for
+real, measure peak memory, time it and fill every column of :data:`ROW_COLUMNS`.
 :func:`run_isolated` runs it in a fresh child process with a time limit, so a crash, a hang or an
 OOM costs one row, and no allocator peak leaks from one cell into the next. The child never outlives
 the sweep that started it, nor (by more than a few seconds) its time limit.
@@ -36,7 +36,9 @@ ROW_COLUMNS = (
     "dtype", "device", "device_name", "mode", "channels_last", "compile", "status", "message",
     "params", "params_by_part", "gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other",
     "gmacs_backward", "gmacs_fvcore", "flops_method", "flops_agree", "uncounted_ops", "module_macs",
+    "bytes_written", "bytes_written_mixing", "bytes_written_dense", "bytes_written_other", "module_bytes",
     "peak_mem_mb", "peak_mem_reserved_mb", "peak_mem_net_mb", "mem_method",
+    "peak_mem_predicted_mb", "module_peak_bytes",
     "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "latency_samples",
     "throughput_img_s", "throughput_tok_s", "mfu", "elapsed_s",
 )
@@ -63,9 +65,16 @@ COLUMN_TYPES = {
     "flops_agree": "bool",
     "uncounted_ops": "json_list",
     "module_macs": "json_object",
+    "bytes_written": "int",
+    "bytes_written_mixing": "int",
+    "bytes_written_dense": "int",
+    "bytes_written_other": "int",
+    "module_bytes": "json_object",
     "peak_mem_mb": "float",
     "peak_mem_reserved_mb": "float",
     "peak_mem_net_mb": "float",
+    "peak_mem_predicted_mb": "float",
+    "module_peak_bytes": "json_object",
     "latency_ms_median": "float",
     "latency_ms_p10": "float",
     "latency_ms_p90": "float",
@@ -148,7 +157,7 @@ def failed_row(cell: Cell, status: str, message: str) -> dict:
 def _count(cell: Cell, row: dict):
     """Parameters and GMACs on the meta device (nothing allocated); returns the meta build."""
     counted = count_target(cell.kind, cell.name, cell.params, cell.height, cell.width, cell.batch,
-                           backward=cell.mode == "train")
+                           backward=cell.mode == "train", kernels=cell.device)
     fields = counted.row()
     if "params" not in cell.metrics:
         fields = {k: v for k, v in fields.items() if not k.startswith("params")}
@@ -158,14 +167,28 @@ def _count(cell: Cell, row: dict):
     return counted.built
 
 
-def _estimate_memory(cell: Cell, built) -> mem.MemoryStats:
-    """Peak memory of the cell predicted on meta tensors (float32: an upper bound for autocast)."""
+def _predict_memory(cell: Cell, built, row: dict) -> mem.MemoryStats | None:
+    """Peak memory of the cell on meta tensors, attention as the cell's device runs it (float32: an
+    upper bound for autocast), into ``peak_mem_predicted_mb`` and ``module_peak_bytes`` (modules down
+    to the depth of ``module_macs``). On CPU it is what the live-tensor tracker measures, exactly;
+    on CUDA the allocator's peak (``peak_mem_mb``) adds its rounding, caching and library workspaces.
+    None (columns empty) for a target with an op that has no meta kernel."""
+    from pacabench.measure.flops import MODULE_DEPTH
+    from pacabench.measure.meta_trace import MetaTraceMode
+
     model, inputs = prepare(built.module, built.inputs, mode=cell.mode, channels_last=False,
                             compile=False)
     step = make_step(model, inputs, mode=cell.mode, dtype="float32", device=torch.device("meta"),
                      parameters=built.module.parameters())
     resident = mem.resident_bytes(mem.module_and_input_tensors(built.module, built.inputs))
-    return mem.tracked_peak(step, resident, "meta")
+    try:
+        with MetaTraceMode():  # memoised meta kernels: the same tensors, made faster
+            stats = mem.tracked_peak(step, resident, "meta", kernels=cell.device, root=built.module)
+    except Exception:  # noqa: BLE001 - an op without a meta kernel: no prediction, the cell still runs
+        return None
+    row.update(peak_mem_predicted_mb=stats.peak_mb, module_peak_bytes={
+        path: nbytes for path, nbytes in stats.by_module.items() if path and path.count(".") < MODULE_DEPTH})
+    return stats
 
 
 def _check_budgets(cell: Cell, row: dict, estimate: mem.MemoryStats | None,
@@ -194,16 +217,12 @@ def _fill_memory(row: dict, stats: mem.MemoryStats) -> None:
                peak_mem_net_mb=stats.peak_net_mb, mem_method=stats.method)
 
 
-def _run(cell: Cell, row: dict, meta_built) -> None:
+def _run(cell: Cell, row: dict, estimate: mem.MemoryStats | None) -> None:
     """Build the cell for real, then measure memory and latency into ``row``."""
     from pacabench.targets import build_target
 
     device = torch.device(cell.device)
     wants_memory, wants_latency = "memory" in cell.metrics, "latency" in cell.metrics
-    try:
-        estimate = _estimate_memory(cell, meta_built)
-    except Exception:  # an op without a meta kernel: no prediction, the cell still runs
-        estimate = None
     try:
         _check_budgets(cell, row, estimate, device)
     except _Skip:
@@ -258,18 +277,20 @@ def _is_oom(error: BaseException) -> bool:
 def measure_cell(cell: Cell, on_progress: Callable[[dict], None] | None = None) -> dict:
     """Measure ``cell`` in this process; every ROW_COLUMNS key is present (None = not measured).
 
-    ``on_progress`` gets the partial row once parameters and GMACs are known (status still None),
-    so a caller can keep them if the rest of the cell crashes.
+    ``on_progress`` gets the partial row once parameters, GMACs, bytes and the predicted peak memory
+    are known (status still None), so a caller can keep them if the rest of the cell crashes.
     """
     start = time.perf_counter()
     row = _identity_row(cell)
     try:
         row["device_name"] = device_name(cell.device)
         meta_built = _count(cell, row)
+        measures = {"memory", "latency"} & set(cell.metrics)
+        estimate = _predict_memory(cell, meta_built, row) if measures else None
         if on_progress is not None:
             on_progress(dict(row))
-        if {"memory", "latency"} & set(cell.metrics):
-            _run(cell, row, meta_built)
+        if measures:
+            _run(cell, row, estimate)
         row.update(status="ok", message=None)
     except _Skip as skip:
         row.update(status=skip.status, message=str(skip))
