@@ -20,12 +20,16 @@ import yaml
 METRICS = {
     "gmacs": ("GMACs", "GMACs"),
     "gmacs_mixing": ("Mixing GMACs", "GMACs"),
+    "bytes_written": ("Bytes written", "bytes"),
+    "peak_mem_predicted_mb": ("Peak memory (predicted)", "MB"),
     "peak_mem_mb": ("Peak memory", "MB"),
     "latency_ms_median": ("Latency (median)", "ms"),
     "throughput_img_s": ("Throughput", "images/s"),
 }
-COUNTED_METRICS = ("gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other", "gmacs_backward", "params")
-"""Exact counts: also present on oom / skipped cells."""
+COUNTED_METRICS = ("gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other", "gmacs_backward", "params",
+                   "bytes_written", "bytes_written_mixing", "bytes_written_dense", "bytes_written_other",
+                   "peak_mem_predicted_mb")
+"""Exact counts (and the exact meta-device peak): also present on oom / skipped / timed-out cells."""
 
 # Columns that define a measured cell apart from its resolution; several values of one of them
 # within a label make several series.

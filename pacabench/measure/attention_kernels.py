@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import _disable_current_modes
 
 aten = torch.ops.aten
 MATH, FLASH, EFFICIENT = SDPBackend.MATH.value, SDPBackend.FLASH_ATTENTION.value, SDPBackend.EFFICIENT_ATTENTION.value
@@ -41,10 +42,12 @@ def _stand_in(t: torch.Tensor | None) -> torch.Tensor | None:
 
 
 def cpu_backend(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False) -> int:
-    """The CPU's choice (an ``SDPBackend`` value) for these shapes, asked of torch itself."""
-    args = [_stand_in(t) for t in (q, k, v, attn_mask)]
-    return int(torch._fused_sdp_choice(*args[:3], attn_mask=args[3], dropout_p=dropout_p, is_causal=is_causal,
-                                       scale=scale, enable_gqa=enable_gqa))
+    """The CPU's choice (an ``SDPBackend`` value) for these shapes, asked of torch itself. The
+    stand-ins are made outside every dispatch mode: trackers and counters must not see them."""
+    with _disable_current_modes():
+        args = [_stand_in(t) for t in (q, k, v, attn_mask)]
+        return int(torch._fused_sdp_choice(*args[:3], attn_mask=args[3], dropout_p=dropout_p, is_causal=is_causal,
+                                           scale=scale, enable_gqa=enable_gqa))
 
 
 def cuda_backend(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False) -> int:

@@ -168,26 +168,18 @@ def _count(cell: Cell, row: dict):
 
 
 def _predict_memory(cell: Cell, built, row: dict) -> mem.MemoryStats | None:
-    """Peak memory of the cell on meta tensors, attention as the cell's device runs it (float32: an
-    upper bound for autocast), into ``peak_mem_predicted_mb`` and ``module_peak_bytes`` (modules down
-    to the depth of ``module_macs``). On CPU it is what the live-tensor tracker measures, exactly;
-    on CUDA the allocator's peak (``peak_mem_mb``) adds its rounding, caching and library workspaces.
-    None (columns empty) for a target with an op that has no meta kernel."""
+    """Peak memory of the cell on meta tensors (:func:`~pacabench.measure.memory.predict_peak`,
+    attention as the cell's device runs it), into ``peak_mem_predicted_mb`` and ``module_peak_bytes``.
+    On CPU it is what the live-tensor tracker measures, exactly; on CUDA the allocator's peak
+    (``peak_mem_mb``) adds its rounding, caching and library workspaces. None (columns empty) for a
+    target with an op that has no meta kernel."""
     from pacabench.measure.flops import MODULE_DEPTH
-    from pacabench.measure.meta_trace import MetaTraceMode
 
-    model, inputs = prepare(built.module, built.inputs, mode=cell.mode, channels_last=False,
-                            compile=False)
-    step = make_step(model, inputs, mode=cell.mode, dtype="float32", device=torch.device("meta"),
-                     parameters=built.module.parameters())
-    resident = mem.resident_bytes(mem.module_and_input_tensors(built.module, built.inputs))
     try:
-        with MetaTraceMode():  # memoised meta kernels: the same tensors, made faster
-            stats = mem.tracked_peak(step, resident, "meta", kernels=cell.device, root=built.module)
+        stats = mem.predict_peak(built, mode=cell.mode, kernels=cell.device)
     except Exception:  # noqa: BLE001 - an op without a meta kernel: no prediction, the cell still runs
         return None
-    row.update(peak_mem_predicted_mb=stats.peak_mb, module_peak_bytes={
-        path: nbytes for path, nbytes in stats.by_module.items() if path and path.count(".") < MODULE_DEPTH})
+    row.update(mem.peak_columns(stats, MODULE_DEPTH))
     return stats
 
 

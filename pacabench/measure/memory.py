@@ -180,6 +180,28 @@ def tracked_peak(step: Callable[[], object], resident: int, device: str, *, kern
     )
 
 
+def predict_peak(built, *, mode: str = "inference", kernels: str = "cpu") -> MemoryStats:
+    """The exact peak of one step (``mode``) of a target built on the meta device, float32, attention
+    as ``kernels``' device runs it, with the modules that allocated the bytes live at the peak
+    (``by_module``). Raises for an op without a meta kernel."""
+    from pacabench.measure.meta_trace import MetaTraceMode
+    from pacabench.measure.timing import make_step, prepare
+
+    model, inputs = prepare(built.module, built.inputs, mode=mode, channels_last=False, compile=False)
+    step = make_step(model, inputs, mode=mode, dtype="float32", device=torch.device("meta"),
+                     parameters=built.module.parameters())
+    resident = resident_bytes(module_and_input_tensors(built.module, built.inputs))
+    with MetaTraceMode():  # memoised meta kernels: the same tensors, made faster
+        return tracked_peak(step, resident, "meta", kernels=kernels, root=built.module)
+
+
+def peak_columns(stats: MemoryStats, depth: int) -> dict:
+    """``peak_mem_predicted_mb`` and ``module_peak_bytes`` (modules down to ``depth``) of a row."""
+    return {"peak_mem_predicted_mb": stats.peak_mb,
+            "module_peak_bytes": {path: nbytes for path, nbytes in stats.by_module.items()
+                                  if path and path.count(".") < depth}}
+
+
 class CudaPeak:
     """Context manager: reset the allocator's peak on entry, read gross/net peaks on exit."""
 
