@@ -1,11 +1,15 @@
 """Peak memory and bytes written are exact: the meta-device prediction is the CPU measurement byte for
 byte, attention follows the device's kernel (fused: no N x N tensor; explicit: N x N scores and
 weights), and both fit an exact c0 + c1·N + c2·N² with the modules that carry c2."""
+import json
+
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from pacabench import api
+from pacabench.analysis.scaling import series_scaling
 from pacabench.analysis.target_scaling import count_rows, count_scaling
 from pacabench.measure import memory as mem
 from pacabench.measure.attention_kernels import EFFICIENT, FLASH, MATH, cpu_backend, cuda_backend
@@ -43,7 +47,8 @@ def test_a_skipped_cell_and_the_partial_row_keep_the_prediction():
     # (2 x 2 x 3136² floats) plus the projections around them, at the peak
     assert row["peak_mem_predicted_mb"] * mem.MB == 4 * (37_248 + 3136 * 96) + 162_168_832
     assert partial[0]["status"] is None and partial[0]["peak_mem_predicted_mb"] == row["peak_mem_predicted_mb"]
-    assert partial[0]["module_peak_bytes"] == {"attn": 162_168_832, "attn.qkv": 3612672}
+    # each module's own peak: the attention's at its scores and weights
+    assert partial[0]["module_peak_bytes"] == {"attn": 162_168_832, "attn.qkv": 3_612_672, "attn.proj": 1_204_224}
 
 
 B, H, N, C = 2, 2, 3136, 96  # op:vit at 224 px, batch 2: 2 heads of 48 over 56 x 56 tokens
@@ -147,3 +152,22 @@ def test_cuda_kernel_rules_on_meta():
     mask = torch.empty(64, 64, device="meta", dtype=torch.bfloat16)
     assert cuda_backend(q(torch.bfloat16), q(torch.bfloat16), q(torch.bfloat16), mask) == EFFICIENT
     assert cuda_backend(q(torch.float32, 6), q(torch.float32, 6), q(torch.float32, 6)) == MATH
+
+
+def test_a_peak_that_moves_to_an_n_squared_point_is_quadratic_with_its_module():
+    """A backbone with explicit attention in its last stage only: its peak is the early stage's
+    activations at small sizes, the last stage's N x N weights at large ones (max of two polynomials)."""
+    sides = [224, 448, 896, 1344, 2240, 4032]
+    tokens = [(side // 4) ** 2 for side in sides]
+    early = [1000 * n for n in tokens]
+    attention = [(n // 64) ** 2 * 64 for n in tokens]  # stage 4: N/64 tokens, 16 heads x 4 bytes
+    part = pd.DataFrame({
+        "tokens": tokens, "resolution_h": sides, "resolution_w": sides,
+        "peak_mem_predicted_mb": [max(a, b) / mem.MB for a, b in zip(early, attention)],
+        "module_peak_bytes": [json.dumps({"stage1": a, "stage4.0.attn": b}) for a, b in zip(early, attention)],
+    })
+    result = series_scaling(part, "peak_mem_predicted_mb")
+    assert result.verdict == "quadratic" and result.method == "not a polynomial"
+    assert result.quadratic_modules == "stage4.0.attn"
+    assert "the peak moves from one point of the pass to another" in result.reason
+    assert "from 1344 px to 4032 px" in result.reason

@@ -160,25 +160,39 @@ def _non_polynomial(part: pd.DataFrame, metric: str, model: CostModel, stride: f
     basis = "gmacs_mixing" if on_mixing else metric
     tokens, values = _counts(part, basis)
     what = "mixing MACs" if basis == "gmacs_mixing" else NOUNS[metric]
+    peak = metric == "peak_mem_predicted_mb"
     lead = (f"counts are not a polynomial in N (c0 + c1·N + c2·N² misses by up to {_percents(model.max_residual)}, "
-            f"e.g. a window padded or a feature map rounded up at some sizes)")
+            + ("the peak moves from one point of the pass to another as N grows)" if peak else
+               "e.g. a window padded or a feature map rounded up at some sizes)"))
     if basis != metric:
         mixing = fit_counts(tokens, values, _precision(basis))
         if mixing is not None and mixing.exact:
             return _on_exact_mixing(part, metric, model, mixing, lead, stride)
+    # A peak is the largest of several polynomials (one per point of the pass): the largest sizes
+    # show the one that stays, so its growth is read over the upper half of the range.
+    first = _upper_half_start(tokens) if peak else 0
+    tokens, values = tokens[first:], values[first:]
     per_token = [v / n for n, v in zip(tokens, values)]
     slope = per_token_slope(tokens, values)
     if slope is None:
         return Scaling("linear", f"linear: {lead}; no {what}", model, "not a polynomial")
     growth = per_token[-1] / per_token[0] if per_token[0] else math.inf
-    span = f"{resolution_text(*part.iloc[0][['resolution_h', 'resolution_w']])} to " \
+    span = f"{resolution_text(*part.iloc[first][['resolution_h', 'resolution_w']])} to " \
            f"{resolution_text(*part.iloc[-1][['resolution_h', 'resolution_w']])}"
     verdict = "quadratic" if slope > QUADRATIC_SLOPE else "linear"
-    where = carriers_text(part, "mixing" if basis == "gmacs_mixing" else "total", exact_series=False,
+    # each module's own peak is its own polynomial: fitted exactly
+    where = carriers_text(part, "mixing" if basis == "gmacs_mixing" else "total", exact_series=peak,
                           column=MODULE_COLUMNS[metric]) if verdict == "quadratic" else ""
     reason = (f"{verdict}: {lead}; {what} per token change x{growth:.2f} from {span} "
               f"(as N^{slope:.2f}; N² would be N^1)" + (f"; carried by {where}" if where else ""))
     return Scaling(verdict, reason, model, "not a polynomial", where)
+
+
+def _upper_half_start(tokens: list[int]) -> int:
+    """Index of the first size in the upper half of the log-token range, leaving at least 3 sizes."""
+    log_n = np.log(np.asarray(tokens, dtype=float))
+    middle = (log_n[0] + log_n[-1]) / 2
+    return min(int(np.argmax(log_n >= middle)), max(len(tokens) - 3, 0))
 
 
 def _on_exact_mixing(part: pd.DataFrame, metric: str, total: CostModel, mixing: CostModel, lead: str,

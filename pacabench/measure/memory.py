@@ -14,8 +14,8 @@ exact, at any size, run or not. Both runs execute attention as the target device
 (:class:`~pacabench.measure.attention_kernels.DeviceAttention`): on meta, SDPA would otherwise take
 the math path and keep an N x N matrix that CPU's fused kernel never makes, and under
 ``inference_mode`` the tracker would see only the composite op, not the tensors its kernel returns.
-The prediction also says which modules allocated the bytes live at the peak (``by_module``), so its
-N^2 term can be placed like the MACs'.
+The prediction also gives each module's own peak (``by_module``), so its N^2 term can be placed
+like the MACs'.
 """
 import contextlib
 import os
@@ -39,7 +39,7 @@ class MemoryStats:
     peak_reserved_mb: float | None  # CUDA allocator's reserved peak; None off CUDA
     peak_net_mb: float         # the cell's own peak above what was resident before it
     method: str                # "cuda_max_memory_allocated" | "cpu_live_tensors" | "meta_live_tensors"
-    by_module: dict[str, int] | None = None  # tracked runs with modules: module path -> bytes live at the peak
+    by_module: dict[str, int] | None = None  # tracked runs with modules: module path -> its own peak bytes
 
 
 def available_ram_mb() -> float:
@@ -104,9 +104,11 @@ class ModuleStack:
 class LiveTensorTracker(TorchDispatchMode):
     """Track the bytes of tensor storages created inside the mode; ``peak_bytes`` is their peak.
 
-    With ``modules`` (a running :class:`ModuleStack`), each storage remembers the modules it was
-    allocated in, and :meth:`peak_by_module` says how many of the bytes live at the (first) peak
-    each module allocated, its submodules included."""
+    With ``modules`` (a running :class:`ModuleStack`), each storage is also charged to the modules
+    it was allocated in, and :attr:`module_peaks` holds each module's own peak: the most bytes
+    allocated inside it (its submodules included) that were live at one time. A module's own peak
+    is a function of its own ops, so it grows with N like them (the attention's N x N weights), where
+    the bytes live at the whole pass's peak belong to whichever module peaks there at each size."""
 
     def __init__(self, modules: ModuleStack | None = None):
         super().__init__()
@@ -114,16 +116,15 @@ class LiveTensorTracker(TorchDispatchMode):
         self.peak_bytes = 0
         self._live: dict[int, int] = {}
         self._modules = modules
-        self._clock = 0             # allocations and frees so far
-        self._peak_at = 0           # the clock at the peak
-        self._history: list[list] = []  # per storage: [bytes, modules, allocated at, freed at or None]
-        self._record: dict[int, int] = {}  # live storage key -> index in _history
+        self._charged: dict[int, tuple[str, ...]] = {}  # live storage key -> modules it is charged to
+        self._module_live: dict[str, int] = {}
+        self.module_peaks: dict[str, int] = {}
 
     def _freed(self, key: int) -> None:
-        self.live_bytes -= self._live.pop(key, 0)
-        self._clock += 1
-        if key in self._record:
-            self._history[self._record.pop(key)][3] = self._clock
+        nbytes = self._live.pop(key, 0)
+        self.live_bytes -= nbytes
+        for path in self._charged.pop(key, ()):
+            self._module_live[path] -= nbytes
 
     def _track(self, t: torch.Tensor) -> None:
         storage = t.untyped_storage()
@@ -134,21 +135,13 @@ class LiveTensorTracker(TorchDispatchMode):
         self._live[key] = nbytes
         weakref.finalize(storage, self._freed, key)
         self.live_bytes += nbytes
-        self._clock += 1
+        self.peak_bytes = max(self.peak_bytes, self.live_bytes)
         if self._modules is not None:
-            self._record[key] = len(self._history)
-            self._history.append([nbytes, tuple(self._modules.parents), self._clock, None])
-        if self.live_bytes > self.peak_bytes:
-            self.peak_bytes, self._peak_at = self.live_bytes, self._clock
-
-    def peak_by_module(self) -> dict[str, int]:
-        """Module path (``""``: the root) -> bytes it allocated that were live at the peak."""
-        out: dict[str, int] = {}
-        for nbytes, parents, allocated, freed in self._history:
-            if allocated <= self._peak_at and (freed is None or freed > self._peak_at):
-                for path in set(parents) - {None}:
-                    out[path] = out.get(path, 0) + nbytes
-        return out
+            paths = self._charged[key] = tuple(dict.fromkeys(p for p in self._modules.parents if p is not None))
+            for path in paths:
+                live = self._module_live[path] = self._module_live.get(path, 0) + nbytes
+                if live > self.module_peaks.get(path, 0):
+                    self.module_peaks[path] = live
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -176,14 +169,14 @@ def tracked_peak(step: Callable[[], object], resident: int, device: str, *, kern
         peak_reserved_mb=None,
         peak_net_mb=tracker.peak_bytes / MB,
         method=f"{device}_live_tensors",
-        by_module=tracker.peak_by_module() if root is not None else None,
+        by_module=dict(tracker.module_peaks) if root is not None else None,
     )
 
 
 def predict_peak(built, *, mode: str = "inference", kernels: str = "cpu") -> MemoryStats:
     """The exact peak of one step (``mode``) of a target built on the meta device, float32, attention
-    as ``kernels``' device runs it, with the modules that allocated the bytes live at the peak
-    (``by_module``). Raises for an op without a meta kernel."""
+    as ``kernels``' device runs it, with each module's own peak (``by_module``). Raises for an op
+    without a meta kernel."""
     from pacabench.measure.meta_trace import MetaTraceMode
     from pacabench.measure.timing import make_step, prepare
 
@@ -196,7 +189,8 @@ def predict_peak(built, *, mode: str = "inference", kernels: str = "cpu") -> Mem
 
 
 def peak_columns(stats: MemoryStats, depth: int) -> dict:
-    """``peak_mem_predicted_mb`` and ``module_peak_bytes`` (modules down to ``depth``) of a row."""
+    """``peak_mem_predicted_mb`` and ``module_peak_bytes`` (each module's own peak, modules down to
+    ``depth``) of a row."""
     return {"peak_mem_predicted_mb": stats.peak_mb,
             "module_peak_bytes": {path: nbytes for path, nbytes in stats.by_module.items()
                                   if path and path.count(".") < depth}}
