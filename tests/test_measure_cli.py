@@ -74,8 +74,10 @@ def test_breakdown_carries_the_bytes_each_module_writes():
     out = json.loads(_invoke("op:vit?fused_attn=false", "--resolution", "224", "--breakdown", "--json").stdout)
     rows = {row["module"]: row for row in out["breakdown"]}
     square, tokens = 2 * 3136 * 3136 * 4, 3136 * 96 * 4  # two heads of N x N float32; N x C float32
-    assert out["bytes_written"] == rows[""]["bytes_written"] == 2 * square + 7 * tokens  # + qkv (3), q * scale, A V, heads merged, proj
-    assert rows["attn.qkv"]["bytes_written_dense"] == 3 * tokens and rows["attn"]["bytes_written_other"] == square + 2 * tokens
+    # scores and softmax weights; qkv (3), q * scale, A V, heads merged, proj
+    assert out["bytes_written"] == rows[""]["bytes_written"] == 2 * square + 7 * tokens
+    assert rows["attn.qkv"]["bytes_written_dense"] == 3 * tokens
+    assert rows["attn"]["bytes_written_other"] == square + 2 * tokens
     assert "module_bytes" not in out
     table = _invoke("op:vit?fused_attn=false", "--resolution", "224", "--breakdown").stdout
     assert "MB written" in table and "158.1 (76.2 / 4.6 / 77.3)" in table

@@ -3,8 +3,8 @@ stage and op class at each size.
 
 Reads the rows' ``module_macs`` (module path -> [mixing, dense, other] MACs, written by the counter
 down to a fixed depth), and likewise ``module_bytes`` (bytes written) and ``module_peak_bytes``
-(bytes each module allocated that are live at the predicted peak). Every module's counts get their own exact cost model, so "the N^2 term is in
-stage4.[0-1].attn" is a fit of that module's own counts, not a guess from its name.
+(each module's own predicted peak). Every module's counts get their own exact cost model, so "the
+N^2 term is in stage4.[0-1].attn" is a fit of that module's own counts, not a guess from its name.
 """
 from __future__ import annotations
 

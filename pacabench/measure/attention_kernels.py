@@ -111,7 +111,8 @@ def run_attention(device_type: str, q, k, v, attn_mask=None, dropout_p=0.0, is_c
         pad = -head % 8
         padded = [F.pad(t, (0, pad)) if pad else t for t in (q, k, v)]
         scale = scale if scale is not None else head ** -0.5
-        return aten._scaled_dot_product_flash_attention(*padded, dropout_p, is_causal, False, scale=scale)[0][..., :head]
+        out = aten._scaled_dot_product_flash_attention(*padded, dropout_p, is_causal, False, scale=scale)[0]
+        return out[..., :head]
     if choice == EFFICIENT:
         return aten._scaled_dot_product_efficient_attention(q, k, v, _efficient_mask(mask, q, k),
                                                             torch.is_grad_enabled() and any(
