@@ -104,28 +104,77 @@ class Hinted(Counting):
         return row
 
 
-def test_each_cell_gets_the_seconds_per_gmac_of_its_series_so_far(tmp_path, monkeypatch):
+def test_each_cell_gets_the_hint_of_its_series_so_far(tmp_path):
     from pacabench.measure import budget
-    from pacabench.runner import sweep as sweep_module
 
-    monkeypatch.setitem(budget._GFLOPS, "cpu", 200.0)  # the once-per-sweep CPU rate, not measured
-    monkeypatch.setattr(sweep_module, "device_name", lambda device: "cpu-x")
     text = ("name: hints\ntargets:\n  - operator: paca\n  - operator: vit\n"
             "resolutions: [64, 128, 192, 256, 320]\nbudget: {seconds: 10}\n")
     run = Hinted()
     sweep(tmp_path, run, text=text)
-    rate = budget.TimeHint(2 / (200.0 * budget.EFFICIENCY),
-                           f"device rate 200 GFLOP/s float32 matmul x {budget.EFFICIENCY:g} efficiency",
-                           "cpu-x")
     seen = {(name, h): hint for name, h, hint in run.hints}
 
-    def extrapolated(h):  # what the h px row measured: 0.5 * h ms per GMAC
-        return budget.TimeHint(h * 0.5 / 1000, f"extrapolated from the {h} px cell", "cpu-x")
-    # series do not share hints; the first cell of each gets the rate; a timed-out cell teaches nothing
+    def observed(h):  # what the h px row measured: 0.5 * h ms per GMAC of h / 1000 GMACs
+        return budget.Observed(h / 1000, h * 0.5 * (h / 1000) / 1e3, f"{h} px", "cpu-x")
+    # series do not share hints; the first cell of each has none (it is always timed); the 256 px
+    # cell timed out, so the 320 px one is told so
     for name in ("paca", "vit"):
-        assert [seen[name, h] for h in (64, 128, 192, 256, 320)] == [
-            rate, extrapolated(64), extrapolated(128), extrapolated(192), extrapolated(192)]
-    # resumed: the timed-out cells rerun, hinted by the last two rows of their series in results.csv
+        assert seen[name, 64] is None
+        assert [seen[name, h] for h in (128, 192, 256)] == [
+            budget.series_hint([observed(s) for s in (64, 128, 192)[:i]]) for i in (1, 2, 3)]
+        assert seen[name, 320].timed_out
+    # resumed: the timed-out cells rerun, hinted by the rows of their series in results.csv
     again = Hinted()
     sweep(tmp_path, again, resume=True, text=text)
-    assert again.hints == [("paca", 256, extrapolated(320)), ("vit", 256, extrapolated(320))]
+    assert [(name, h) for name, h, _ in again.hints] == [("paca", 256), ("vit", 256)]
+    assert again.hints[0][2] == budget.series_hint([observed(s) for s in (64, 128, 192, 320)])
+
+
+class Timed(Counting):
+    """Times every cell: pass p of a cell takes (10 * p) ms, except pass 2, a burst of load (1000 ms)."""
+
+    def __call__(self, cell):
+        row = super().__call__(cell)
+        row.update(latency_ms_median=1000.0 if cell.timing_pass == 2 else 10.0 * cell.timing_pass,
+                   latency_ms_p10=1.0, latency_ms_p90=2000.0, latency_samples=3, tokens=cell.height,
+                   load_avg_1m=float(cell.timing_pass), matmul_gflops_before=100.0 / cell.timing_pass,
+                   matmul_gflops_after=50.0)
+        self.ran[-1] = (cell.key, cell.timing_pass)
+        return row
+
+
+PASSES = SUITE.replace("metrics: [flops, params]\n", "passes: 3\n")
+
+
+def test_passes_time_every_cell_again_after_the_whole_previous_pass_and_keep_the_median(tmp_path):
+    run = Timed()
+    sweep(tmp_path, run, text=PASSES)
+    keys = [key for key, number in run.ran if number == 1]
+    # pass after pass: all four cells, then all four again, then again
+    assert [number for _, number in run.ran] == [1] * 4 + [2] * 4 + [3] * 4
+    assert [key for key, number in run.ran if number == 3] == keys
+    rows = read_rows(tmp_path)
+    assert [r["latency_ms_median"] for r in rows] == ["30.0"] * 4  # median of 10, 1000, 30: the burst is gone
+    assert {r["latency_passes_ms"] for r in rows} == {"[10.0, 1000.0, 30.0]"}
+    assert {(r["latency_samples"], r["latency_ms_p10"], r["load_avg_1m"], r["matmul_gflops_before"])
+            for r in rows} == {("9", "1.0", "3.0", "33.333333333333336")}
+    assert {r["throughput_img_s"] for r in rows} == {str(1e3 / 30.0)}
+    passes = pd.read_csv(tmp_path / "passes.csv")
+    assert sorted(passes.groupby("cell_key")["pass"].apply(list)) == [[1, 2, 3]] * 4
+    assert pd.read_parquet(tmp_path / "results.parquet")["latency_ms_median"].tolist() == [30.0] * 4
+
+
+def test_a_resumed_sweep_times_only_the_missing_passes(tmp_path):
+    sweep(tmp_path, Timed(interrupt_after=6), text=PASSES)  # pass 1 whole, two cells of pass 2
+    rows = read_rows(tmp_path)
+    assert {r["latency_passes_ms"] for r in rows[:2]} == {"[10.0, 1000.0]"}  # merged as far as measured
+    assert {r["latency_passes_ms"] for r in rows[2:]} == {"[10.0]"}
+    rest = Timed()
+    sweep(tmp_path, rest, resume=True, text=PASSES)
+    assert [number for _, number in rest.ran] == [2, 2, 3, 3, 3, 3]
+    assert {r["latency_passes_ms"] for r in read_rows(tmp_path)} == {"[10.0, 1000.0, 30.0]"}
+
+
+def test_one_pass_writes_no_passes_file(tmp_path):
+    sweep(tmp_path, Timed(), text=SUITE.replace("metrics: [flops, params]\n", ""))
+    assert not (tmp_path / "passes.csv").exists()
+    assert {r["latency_passes_ms"] for r in read_rows(tmp_path)} == {""}  # the cell's own list, none here

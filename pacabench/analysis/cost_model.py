@@ -111,7 +111,7 @@ def fit_counts(tokens, counts, relative_precision: float = 0.0) -> CostModel | N
 _SUBSETS = [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
 
 
-def _nnls_columns(design: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def nnls_columns(design: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Non-negative least squares of every column of ``targets`` (K x B) on ``design`` (K x 3) at
     once: with three coefficients the solution is the best feasible least-squares fit over the
     column subsets (the optimum is the unconstrained fit on its own positive coefficients). Each
@@ -150,7 +150,7 @@ def fit_measured(tokens, values, seed: int = 0) -> CostModel | None:
     if np.unique(n).size < MIN_SIZES or (y <= 0).any():
         return None
     design, scale = _design(n, 1.0 / y)
-    c0, c1, c2 = _nnls_columns(design, np.ones((n.size, 1)))[:, 0] / scale
+    c0, c1, c2 = nnls_columns(design, np.ones((n.size, 1)))[:, 0] / scale
     fitted = c0 + c1 * n + c2 * n * n
     relative = y / fitted - 1.0
     # Fitted residuals are smaller than the noise by about sqrt((n - 3) / n) with 3 coefficients:
@@ -159,7 +159,7 @@ def fit_measured(tokens, values, seed: int = 0) -> CostModel | None:
     samples_count = max(200, min(BOOTSTRAP_SAMPLES, BOOTSTRAP_WORK // n.size))
     draws = np.random.default_rng(seed).choice(spread, size=(n.size, samples_count), replace=True)
     weighted, scale = _design(n, 1.0 / fitted)
-    samples = _nnls_columns(weighted, 1.0 + draws) / scale[:, None]
+    samples = nnls_columns(weighted, 1.0 + draws) / scale[:, None]
     n_max = n.max()
     square = samples[2] * n_max * n_max
     total = samples[0] + samples[1] * n_max + square

@@ -25,6 +25,14 @@ METRICS = {
     "peak_mem_mb": ("Peak memory", "MB"),
     "latency_ms_median": ("Latency (median)", "ms"),
     "throughput_img_s": ("Throughput", "images/s"),
+    "latency_us_per_token": ("Latency per token", "µs"),
+    "achieved_gmacs_per_s": ("Achieved GMAC/s", "GMAC/s"),
+}
+DERIVED_METRICS = {  # drawn, not stored: each a function of a labelled results frame
+    "latency_us_per_token": lambda df: pd.to_numeric(df["latency_ms_median"], errors="coerce") * 1e3
+    / pd.to_numeric(df["tokens"], errors="coerce") / pd.to_numeric(df["batch"], errors="coerce"),
+    "achieved_gmacs_per_s": lambda df: pd.to_numeric(df["gmacs"], errors="coerce")
+    / (pd.to_numeric(df["latency_ms_median"], errors="coerce") / 1e3),
 }
 COUNTED_METRICS = ("gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other", "gmacs_backward", "params",
                    "bytes_written", "bytes_written_mixing", "bytes_written_dense", "bytes_written_other",

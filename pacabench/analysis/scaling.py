@@ -12,11 +12,17 @@ what a fit is:
   than :data:`~pacabench.analysis.cost_model.MIN_SIZES` sizes: inconclusive, since three sizes fit
   any quadratic). Counts that are not a polynomial in N (Swin's windows padded at sizes that are not
   multiples of the window) are called by the growth of their mixing MACs per token (bytes: of
-  themselves) (:data:`~pacabench.analysis.anatomy.QUADRATIC_SLOPE`), and the residual says how far
-  they are from a polynomial. The modules whose own counts carry the N^2 term are named (for the
-  peak: the modules that allocated the bytes live at it).
-- **Measured** metrics (peak memory, latency): NNLS fit and a bootstrap interval of the N^2 term's
-  share of the cost at the largest size. ``quadratic`` when the interval's lower end is at least
+  themselves; a peak that moves between points of the pass: over the upper half of the sizes)
+  (:data:`~pacabench.analysis.anatomy.QUADRATIC_SLOPE`), and the residual says how far they are from
+  a polynomial. The modules whose own counts carry the N^2 term are named (for the peak: the modules
+  whose own peak carries it).
+- **Latency** is read against the work (:mod:`~pacabench.analysis.latency`): ``quadratic`` when time
+  per token keeps growing with N, in proportion, ``linear`` when it does not (a step that levels off
+  is the machine's, and is named), with the achieved GMAC/s (and bytes/s) at each size beside it and
+  what the verdict says about the counts (confirmed, a machine that slows down, or an N^2 tensor
+  made without multiplies).
+- **Measured** peak memory: NNLS fit and a bootstrap interval of the N^2 term's share of the cost at
+  the largest size. ``quadratic`` when the interval's lower end is at least
   :data:`QUADRATIC_SHARE`, ``linear`` when its upper end is below it (the data rule out an N^2 term of
   that size), else inconclusive, saying what cannot be ruled out.
 
@@ -37,6 +43,7 @@ from scipy import stats
 
 from pacabench.analysis.anatomy import QUADRATIC_SLOPE, carriers_text
 from pacabench.analysis.cost_model import MIN_SIZES, CostModel, fit_counts, fit_measured, per_token_slope
+from pacabench.analysis.latency import read_latency
 from pacabench.analysis.results import metric_rows, resolution_text
 
 COUNT_METRICS = ("gmacs", "gmacs_mixing", "bytes_written", "peak_mem_predicted_mb")
@@ -116,6 +123,7 @@ class Scaling:
     model: CostModel | None
     method: str                    # exact | exact, unchecked | not a polynomial | nnls + bootstrap | none
     quadratic_modules: str = ""    # where the N^2 term lives (counts)
+    machine: dict | None = None    # latency: the machine's share (achieved rates per size, a step)
 
 
 # ----------------------------------------------------------------------------- counts
@@ -291,7 +299,9 @@ TABLE_COLUMNS = (
     "tokens_max", "resolution_min", "resolution_max", "verdict", "reason", "method", "c0", "c1", "c2",
     "max_residual", "quadratic_share", "quadratic_share_max", "share_low", "share_high",
     "dominance_resolution", "dominance", "quadratic_modules", "k_upper", "k_upper_low", "k_upper_high",
+    "achieved_gmacs_per_s", "achieved_change", "latency_step",
 )
+MACHINE_COLUMNS = TABLE_COLUMNS[-3:]
 """The columns of ``scaling.csv``: coefficients in the metric's unit per token and per token^2,
 ``quadratic_share`` a JSON object {resolution: share}, ``dominance_resolution`` in pixels (side of
 a square input; empty for never) with ``dominance`` saying where it lies (never, within, below,
@@ -305,25 +315,73 @@ def token_stride(part: pd.DataFrame) -> float:
     return float(np.median(np.sqrt(part["resolution_h"] * part["resolution_w"] / part["tokens"])))
 
 
-def series_scaling(part: pd.DataFrame, metric: str, counted: str | None = None) -> Scaling:
+def series_scaling(part: pd.DataFrame, metric: str, counted: dict[str, str] | None = None) -> Scaling:
     """The verdict for one series' rows with a value of ``metric``, sorted by tokens; ``counted``: the
-    series' verdict on GMACs, which a measured verdict is read against."""
+    series' verdicts on its exact counts so far (metric -> verdict), which a measured verdict is read
+    against."""
     stride = token_stride(part)
+    counted = counted or {}
     if metric in COUNT_METRICS:
         return count_scaling(part, metric, stride)
+    if metric == "latency_ms_median":
+        return latency_scaling(part, counted)
     result = measured_scaling(part, metric, stride)
-    note = _against_counts(result.verdict, counted, metric)
+    note = _against_counts(result.verdict, counted.get("gmacs"), metric)
     return Scaling(result.verdict, result.reason + note, result.model, result.method) if note else result
 
 
 def _against_counts(measured: str, counted: str | None, metric: str) -> str:
-    """What a measured verdict means beside the exact one on GMACs, when the two differ."""
-    if counted == "linear" and measured == "quadratic":
-        return ("; GMACs grow linearly, so this growth is the machine's (caches, memory bandwidth), "
-                "not more arithmetic")
+    """What a measured memory verdict means beside the exact one on GMACs, when the two differ."""
     if counted == "quadratic" and measured == "linear" and metric == "peak_mem_mb":
         return "; GMACs are quadratic but memory is not: no N²-sized tensor is kept (a fused attention kernel)"
     return ""
+
+
+def _rates(part: pd.DataFrame, column: str, unit: float) -> pd.Series | None:
+    """Work done per second at each size (``column`` / latency), or None without that count."""
+    if column not in part.columns or part[column].isna().any():
+        return None
+    return part[column].astype(float) * unit / (part["latency_ms_median"].astype(float) / 1e3)
+
+
+def latency_scaling(part: pd.DataFrame, counted: dict[str, str]) -> Scaling:
+    """Latency read against the work (:mod:`~pacabench.analysis.latency`): does time per token keep
+    growing, and what share of its change is the machine's (the achieved GMAC/s and bytes/s)?"""
+    reading = read_latency(part["tokens"], part["latency_ms_median"])
+    resolutions = [resolution_text(h, w) for h, w in zip(part["resolution_h"], part["resolution_w"])]
+    gmacs_s, bytes_s = _rates(part, "gmacs", 1.0), _rates(part, "bytes_written", 1e-9)
+    machine = {"achieved_gmacs_per_s": json.dumps(dict(zip(resolutions, gmacs_s.round(3).tolist())))
+               if gmacs_s is not None else "",
+               "achieved_change": float(gmacs_s.iloc[-1] / gmacs_s.iloc[0]) if gmacs_s is not None else np.nan,
+               "latency_step": (f"x{reading.step.factor:.2f} between {reading.step.before:,} and "
+                                f"{reading.step.at:,} tokens") if reading.step else ""}
+    sentence = f"{reading.verdict}: {reading.why}"
+    if gmacs_s is not None and len(part) > 1:
+        sentence += (f"; the machine: {gmacs_s.iloc[0]:.1f} GMAC/s at {resolutions[0]}, {gmacs_s.iloc[-1]:.1f} at "
+                     f"{resolutions[-1]} (x{machine['achieved_change']:.2f})")
+        if bytes_s is not None:
+            sentence += f", {bytes_s.iloc[0]:.2f} GB/s written then {bytes_s.iloc[-1]:.2f}"
+    sentence += _work_reading(reading.verdict, counted, machine["achieved_change"])
+    return Scaling(reading.verdict, sentence, None, "per-token growth vs step", machine=machine)
+
+
+def _work_reading(verdict: str, counted: dict[str, str], change: float) -> str:
+    """What the latency verdict says about the counts: confirmed, or which count misses what."""
+    macs, written = counted.get("gmacs"), counted.get("bytes_written")
+    if verdict == "inconclusive" or macs is None:
+        return ""
+    if verdict == macs == "quadratic":
+        return "; it confirms the N² term of the counts"
+    if verdict == "linear" and macs == "linear":
+        return "; it confirms the linear counts"
+    if verdict == "linear":
+        return ("; the time does not show the counts' N² term at these sizes (too small a share of the work, "
+                "or fixed costs that larger sizes amortise)" if macs == "quadratic" else "")
+    if written == "quadratic":
+        return ("; MACs are linear but bytes written are quadratic: an N²-sized tensor made without "
+                "multiplies (a mask, a table, a sort) carries the growth")
+    return (f"; MACs{' and bytes' if written == 'linear' else ''} are linear: linear work on a machine "
+            f"that slows down (achieved GMAC/s x{change:.2f} from the smallest size to the largest)")
 
 
 def _row(series: str, first: pd.Series, metric: str, part: pd.DataFrame, result: Scaling) -> dict:
@@ -353,6 +411,7 @@ def _row(series: str, first: pd.Series, metric: str, part: pd.DataFrame, result:
         "quadratic_modules": result.quadratic_modules,
         "k_upper": power.k if power else np.nan, "k_upper_low": power.k_low if power else np.nan,
         "k_upper_high": power.k_high if power else np.nan,
+        **dict.fromkeys(MACHINE_COLUMNS, ""), **(result.machine or {}),
     }
 
 
@@ -373,7 +432,7 @@ def scaling_table(df: pd.DataFrame, metrics=SCALING_METRICS) -> pd.DataFrame:
     """One row per (series, metric) of a labelled results frame (:data:`TABLE_COLUMNS`). Metrics
     without a single value in the run (not measured) get no rows."""
     out = []
-    counted: dict[str, str] = {}  # series -> verdict on GMACs, read by the measured metrics' verdicts
+    counted: dict[str, dict[str, str]] = {}  # series -> count metric -> verdict, read by measured metrics
     firsts = df.drop_duplicates("series").set_index("series", drop=False)
     for metric in metrics:
         rows = metric_rows(df, metric) if metric in df.columns else df.iloc[0:0]
@@ -387,7 +446,7 @@ def scaling_table(df: pd.DataFrame, metrics=SCALING_METRICS) -> pd.DataFrame:
                 result = Scaling("inconclusive", f"inconclusive: no {NOUNS[metric]} values", None, "none")
             else:
                 result = series_scaling(part, metric, counted.get(series))
-            if metric == "gmacs":
-                counted[series] = result.verdict
+            if result.model is not None and result.method.startswith(("exact", "not a polynomial")):
+                counted.setdefault(series, {})[metric] = result.verdict
             out.append(_row(series, first, metric, part, result))
     return pd.DataFrame(out, columns=list(TABLE_COLUMNS))

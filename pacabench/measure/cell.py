@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from pacabench.measure import memory as mem
-from pacabench.measure.budget import TimeHint, predict_seconds, rate_hint
+from pacabench.measure.budget import TimeHint, predict_seconds
+from pacabench.measure.load import measured_under
 from pacabench.measure.env import device_name
 from pacabench.measure.counts import count_target
 from pacabench.measure.mfu import mfu
@@ -40,7 +41,8 @@ ROW_COLUMNS = (
     "peak_mem_mb", "peak_mem_reserved_mb", "peak_mem_net_mb", "mem_method",
     "peak_mem_predicted_mb", "module_peak_bytes",
     "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "latency_samples",
-    "throughput_img_s", "throughput_tok_s", "mfu", "elapsed_s",
+    "throughput_img_s", "throughput_tok_s", "mfu", "latency_passes_ms", "load_avg_1m", "cpu_steal_pct",
+    "matmul_gflops_before", "matmul_gflops_after", "elapsed_s",
 )
 
 # The type of every column that is not plain text, checked wherever results are read back
@@ -82,6 +84,11 @@ COLUMN_TYPES = {
     "throughput_img_s": "float",
     "throughput_tok_s": "float",
     "mfu": "float",
+    "latency_passes_ms": "json_list",
+    "load_avg_1m": "float",
+    "cpu_steal_pct": "float",
+    "matmul_gflops_before": "float",
+    "matmul_gflops_after": "float",
     "elapsed_s": "float",
 }
 
@@ -111,6 +118,9 @@ class Cell:
     timeout_s: float = 600
     # How to predict this cell's time (see pacabench.measure.budget); a hint, not part of the key.
     time_hint: TimeHint | None = field(default=None, compare=False)
+    # Which timing pass this is: 1 measures everything; later passes (the suite's ``passes``) only
+    # time the cell again, later in the sweep, so one burst of load does not bend one size.
+    timing_pass: int = field(default=1, compare=False)
 
     @property
     def params_json(self) -> str:
@@ -119,9 +129,9 @@ class Cell:
     @property
     def key(self) -> str:
         """Stable id for --resume: readable prefix, then a hash of every field that defines the cell
-        (not ``time_hint``: it changes with what ran before, the measurement does not)."""
+        (not ``time_hint`` nor ``timing_pass``: every pass measures the same cell)."""
         fields = asdict(self)
-        del fields["time_hint"]
+        del fields["time_hint"], fields["timing_pass"]
         digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
         return (f"{self.name}@{self.height}x{self.width}-b{self.batch}-{self.dtype}-{self.device}-"
                 f"{self.mode}-{digest}")
@@ -191,17 +201,18 @@ def _check_budgets(cell: Cell, row: dict, estimate: mem.MemoryStats | None,
             raise _Skip("skipped_budget", f"{predicted} > budget {cell.budget_memory_mb:g} MB")
         if device.type == "cpu" and estimate.peak_mb > mem.available_ram_mb():
             raise _Skip("oom", f"{predicted} > available RAM {mem.available_ram_mb():.0f} MB; not run")
-    if cell.budget_seconds is not None and row["gmacs"]:
-        hint = cell.time_hint
-        if hint is None or hint.device_name != row["device_name"]:
-            hint = rate_hint(device, cell.mode, row["device_name"])
-        seconds = predict_seconds(hint.seconds_per_gmac, row["gmacs"], warmup=cell.warmup,
-                                  min_repeats=cell.min_repeats, min_time_s=cell.min_time_s)
+    hint = cell.time_hint
+    if cell.budget_seconds is not None and row["gmacs"] and hint is not None \
+            and hint.device_name == row["device_name"]:
+        if hint.timed_out:
+            raise _Skip("skipped_budget", f"not timed: {hint.source}")
+        step_s = hint.step_seconds(row["gmacs"])
+        seconds = predict_seconds(step_s, warmup=cell.warmup, min_repeats=cell.min_repeats,
+                                  min_time_s=cell.min_time_s)
         if seconds > cell.budget_seconds:
             raise _Skip("skipped_budget",
                         f"predicted {seconds:.1f} s > budget {cell.budget_seconds:g} s "
-                        f"({hint.source}: {hint.seconds_per_gmac:.3g} s/GMAC, "
-                        f"{row['gmacs']:.2f} GMACs per pass)")
+                        f"({hint.source}: {step_s:.3g} s a pass of {row['gmacs']:.2f} GMACs)")
 
 
 def _fill_memory(row: dict, stats: mem.MemoryStats) -> None:
@@ -210,9 +221,8 @@ def _fill_memory(row: dict, stats: mem.MemoryStats) -> None:
 
 
 def _run(cell: Cell, row: dict, estimate: mem.MemoryStats | None) -> None:
-    """Build the cell for real, then measure memory and latency into ``row``."""
-    from pacabench.targets import build_target
-
+    """Check the cell's predicted memory and time against its budgets, then measure it unless a
+    budget says otherwise."""
     device = torch.device(cell.device)
     wants_memory, wants_latency = "memory" in cell.metrics, "latency" in cell.metrics
     try:
@@ -221,23 +231,38 @@ def _run(cell: Cell, row: dict, estimate: mem.MemoryStats | None) -> None:
         if estimate is not None:  # what the cell would have needed, marked as an estimate
             _fill_memory(row, estimate)
         raise
+    _measure_built(cell, row, device, wants_memory=wants_memory, wants_latency=wants_latency)
+
+
+def _measure_built(cell: Cell, row: dict, device: torch.device, *, wants_memory: bool,
+                   wants_latency: bool) -> None:
+    """Build the cell on its device, then measure peak memory and latency (with the load it ran
+    under) into ``row``. On CPU the tracked memory step is also the first warm-up step."""
+    from pacabench.targets import build_target
+
     built = build_target(cell.kind, cell.name, cell.params, cell.height, cell.width, cell.batch,
                          device=device)
     model, inputs = prepare(built.module, built.inputs, mode=cell.mode,
                             channels_last=cell.channels_last, compile=cell.compile)
     step = make_step(model, inputs, mode=cell.mode, dtype=cell.dtype, device=device,
                      parameters=built.module.parameters())
-    timing = None
+
+    def timed(warmup: int):
+        return time_step(step, device, warmup=warmup, min_repeats=cell.min_repeats,
+                         min_time_s=cell.min_time_s)
+
+    timing = load = None
     if device.type == "cuda":
-        with mem.CudaPeak(device) as peak:
-            if wants_latency:
-                timing = time_step(step, device, warmup=cell.warmup, min_repeats=cell.min_repeats,
-                                   min_time_s=cell.min_time_s)
-            else:
-                step()
+        def on_cuda():
+            with mem.CudaPeak(device) as peak:
+                result = timed(cell.warmup) if wants_latency else step()
+            return peak, result
+        (peak, timing), load = measured_under(on_cuda, device)
+        timing = timing if wants_latency else None
         if wants_memory:
             _fill_memory(row, peak.stats)
     else:
+        warmed = 0
         if wants_memory:
             resident = mem.resident_bytes(mem.module_and_input_tensors(built.module, inputs))
             # The dispatch-level tracker cannot see inside compiled code: track an eager step then.
@@ -245,15 +270,20 @@ def _run(cell: Cell, row: dict, estimate: mem.MemoryStats | None) -> None:
                 built.module, inputs, mode=cell.mode, dtype=cell.dtype, device=device,
                 parameters=built.module.parameters())
             _fill_memory(row, mem.tracked_peak(tracked, resident, device.type))
+            warmed = int(not cell.compile)
         if wants_latency:
-            timing = time_step(step, device, warmup=cell.warmup, min_repeats=cell.min_repeats,
-                               min_time_s=cell.min_time_s)
+            timing, load = measured_under(lambda: timed(max(cell.warmup - warmed, 0)), device)
     if timing is not None:
         img_s, tok_s = throughput(cell.batch, row["tokens"], timing.median_ms)
         row.update(latency_ms_median=timing.median_ms, latency_ms_p10=timing.p10_ms,
                    latency_ms_p90=timing.p90_ms, latency_samples=timing.samples,
+                   latency_passes_ms=[timing.median_ms],
                    throughput_img_s=img_s, throughput_tok_s=tok_s,
                    mfu=mfu(row["gmacs"], cell.mode, timing.median_ms, row["device_name"], cell.dtype))
+    if load is not None:
+        row.update(load_avg_1m=load.load_avg_1m, cpu_steal_pct=load.cpu_steal_pct,
+                   matmul_gflops_before=load.matmul_gflops_before,
+                   matmul_gflops_after=load.matmul_gflops_after)
 
 
 # Out-of-memory errors that do not arrive as torch.OutOfMemoryError: the CPU allocator's, and CUDA
@@ -276,13 +306,16 @@ def measure_cell(cell: Cell, on_progress: Callable[[dict], None] | None = None) 
     row = _identity_row(cell)
     try:
         row["device_name"] = device_name(cell.device)
-        meta_built = _count(cell, row)
-        measures = {"memory", "latency"} & set(cell.metrics)
-        estimate = _predict_memory(cell, meta_built, row) if measures else None
-        if on_progress is not None:
-            on_progress(dict(row))
-        if measures:
-            _run(cell, row, estimate)
+        if cell.timing_pass > 1:  # a later pass: the first one counted, predicted and measured the rest
+            _measure_built(cell, row, torch.device(cell.device), wants_memory=False, wants_latency=True)
+        else:
+            meta_built = _count(cell, row)
+            measures = {"memory", "latency"} & set(cell.metrics)
+            estimate = _predict_memory(cell, meta_built, row) if measures else None
+            if on_progress is not None:
+                on_progress(dict(row))
+            if measures:
+                _run(cell, row, estimate)
         row.update(status="ok", message=None)
     except _Skip as skip:
         row.update(status=skip.status, message=str(skip))

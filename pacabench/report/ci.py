@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pandas as pd
 
+from pacabench.analysis.expectations import expectation_items
 from pacabench.analysis.results import METRICS
 from pacabench.analysis.run_analysis import RunAnalysis
 from pacabench.analysis.scaling import SCALING_METRICS
@@ -89,11 +90,12 @@ def _verdicts(analysis: RunAnalysis) -> tuple[list[str], list[list]]:
     rows = []
     for series, group in table.groupby("series", sort=False):
         by_metric = group.set_index("metric")
-        expected = analysis.expectations.get(group["label"].iloc[0])
-        gmacs = by_metric["verdict"].get("gmacs")
-        mark = "" if expected is None else f"{'✅' if gmacs == expected else '❌'} {expected}"
-        rows.append([series, *(by_metric["verdict"].get(m, "") for m in metrics), mark])
-    return ["series", *(METRICS[m][0] for m in metrics), "expected (GMACs)"], rows
+        label = group["label"].iloc[0]
+        failed = {f.metric for f in analysis.failures if f.label == label}
+        marks = [f"{'❌' if key in failed else '✅'} {key} {verdict}"
+                 for name, key, verdict in expectation_items(analysis.expectations) if name == label]
+        rows.append([series, *(by_metric["verdict"].get(m, "") for m in metrics), ", ".join(marks)])
+    return ["series", *(METRICS[m][0] for m in metrics), "expected"], rows
 
 
 def report_markdown(analysis: RunAnalysis) -> str:
@@ -101,7 +103,7 @@ def report_markdown(analysis: RunAnalysis) -> str:
     if failures:
         state = f"❌ {len(failures)} expectation(s) failed"
     elif expectations:
-        state = f"✅ all {len(expectations)} expectations met"
+        state = f"✅ all {len(expectation_items(expectations))} expectations met"
     else:
         state = "no expectations"
     lines = [f"### pacabench report: {analysis.run.name}: {state}", ""]
@@ -118,8 +120,8 @@ def report_markdown(analysis: RunAnalysis) -> str:
 
 def report_junit(analysis: RunAnalysis) -> str:
     failed = {(f.label, f.metric): str(f) for f in analysis.failures}
-    cases = [("pacabench.expectations", f"{label}: {expected} gmacs", failed.get((label, "gmacs")), None)
-             for label, expected in analysis.expectations.items()]
+    cases = [("pacabench.expectations", f"{label}: {expected} {key}", failed.get((label, key)), None)
+             for label, key, expected in expectation_items(analysis.expectations)]
     return _junit(f"pacabench report {analysis.run.name}", cases)
 
 
@@ -127,7 +129,7 @@ def report_json(analysis: RunAnalysis, page) -> str:
     verdicts = analysis.scaling.astype(object).where(analysis.scaling.notna(), None).to_dict("records")
     return json.dumps({
         "run": str(analysis.run.directory), "report": str(page), "verdicts": verdicts,
-        "expectations": [{"label": label, "metric": "gmacs", "expected": expected,
-                          "met": not any(f.label == label for f in analysis.failures)}
-                         for label, expected in analysis.expectations.items()],
+        "expectations": [{"label": label, "metric": key, "expected": expected,
+                          "met": not any(f.label == label and f.metric == key for f in analysis.failures)}
+                         for label, key, expected in expectation_items(analysis.expectations)],
         "failures": [str(f) for f in analysis.failures]}, indent=1)

@@ -29,9 +29,10 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter  # 
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from pacabench.analysis.anatomy import stage_split  # noqa: E402
-from pacabench.analysis.results import METRICS, metric_rows  # noqa: E402
+from pacabench.analysis.results import DERIVED_METRICS, METRICS, metric_rows  # noqa: E402
 
-PLOT_METRICS = ("gmacs", "peak_mem_mb", "latency_ms_median", "throughput_img_s")
+PLOT_METRICS = ("gmacs", "peak_mem_mb", "latency_ms_median", "latency_us_per_token", "achieved_gmacs_per_s",
+                "throughput_img_s")
 FAILED = ("oom", "skipped_budget", "timeout", "error")
 DPI = 110
 MAX_SERIES = 16
@@ -75,6 +76,8 @@ def write_plots(df: pd.DataFrame, out_dir: str | Path, verdicts: pd.DataFrame | 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     colours = palette(df)
+    if "latency_ms_median" in df.columns:
+        df = df.assign(**{name: derive(df) for name, derive in DERIVED_METRICS.items()})
     plots = []
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9), \
             plt.rc_context({"text.parse_math": False}):
@@ -130,9 +133,14 @@ def _medians(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
     return rows.groupby(keys, as_index=False, sort=False)[metric].median()
 
 
+VERDICT_OF = {"latency_us_per_token": "latency_ms_median"}
+"""Derived figures whose legend gives another metric's verdict."""
+
+
 def _legend(series: str, metric: str, part: pd.DataFrame, verdicts: pd.DataFrame | None) -> str:
     if verdicts is None:
         return series
+    metric = VERDICT_OF.get(metric, metric)
     match = verdicts[(verdicts["series"] == series) & (verdicts["metric"] == metric)]
     return f"{series} ({match['verdict'].iloc[0]})" if len(match) else series
 
@@ -204,6 +212,13 @@ def _caption(metric: str) -> str:
                 "timed) sit at their counted value.")
     if metric == "throughput_img_s":
         return "Images per second (higher is better); k is negative: throughput falls as cost grows."
+    if metric == "latency_us_per_token":
+        return ("Time per token of one pass: flat for linear work on a steady machine, a step where the machine "
+                "slows once (caches), rising in proportion to N for a quadratic cost; the legend gives the "
+                "latency verdict.")
+    if metric == "achieved_gmacs_per_s":
+        return ("Counted GMACs over measured time: the machine's share of the latency. Flat: time follows the "
+                "counts; falling: the machine slows as N grows (or the counts miss work).")
     return f"{METRICS[metric][0]} of ok cells; crosses on the bottom edge mark cells without a measurement."
 
 

@@ -36,12 +36,14 @@ MAX_SIZES = 1_000     # entries in one `resolutions:` list, and sizes in one ran
 MAX_ALL_SIZES = 10_000  # sizes in all the suite's resolutions lists, ranges expanded
 MAX_TARGETS = 100     # entries under `targets:` (an unknown name costs a search for close names)
 MAX_CELLS = 10_000    # cells in the whole suite
+MAX_PASSES = 10       # timing passes of every timed cell
 
 Dtype = Literal["float32", "bfloat16", "float16"]
 Mode = Literal["inference", "train"]
 Device = Literal["auto", "cpu", "cuda"]
 Metric = Literal["flops", "params", "memory", "latency"]
 Expectation = Literal["linear", "quadratic"]
+ExpectedMetric = Literal["gmacs", "mixing", "bytes", "memory", "latency"]
 
 
 class SuiteError(Exception):
@@ -200,8 +202,10 @@ class Suite(_Strict):
     """A sweep: every target at every size x batch x dtype x mode x device.
 
     ``repeats`` / ``min_time_s`` / ``warmup`` drive timing (at least ``repeats`` timed runs and at
-    least ``min_time_s`` seconds); ``timeout_s`` kills a cell's process; ``budget`` skips timing cells
-    predicted to exceed it; ``expectations`` (label -> linear | quadratic, on GMACs) are checked after
+    least ``min_time_s`` seconds), ``passes`` how often each timed cell is timed, spread over the
+    sweep (the median across passes is its latency: :mod:`pacabench.runner.passes`); ``timeout_s`` kills a cell's process; ``budget`` skips timing cells
+    predicted to exceed it; ``expectations`` (label -> linear | quadratic on GMACs, or label -> {metric:
+    verdict} for gmacs, mixing, bytes, memory, latency) are checked after
     the run; ``baseline`` names a results folder or CSV to compare a run with (``pacabench compare``).
     """
 
@@ -220,10 +224,11 @@ class Suite(_Strict):
     compile: bool = False
     warmup: Annotated[int, Field(ge=0)] = 2
     repeats: PositiveInt = 5
+    passes: Annotated[int, Field(ge=1, le=MAX_PASSES)] = 1
     min_time_s: Annotated[float, Field(ge=0)] = 0.5
     timeout_s: PositiveFloat = 600
     budget: Budget = Field(default_factory=Budget)
-    expectations: dict[str, Expectation] = Field(default_factory=dict)
+    expectations: dict[str, Expectation | dict[ExpectedMetric, Expectation]] = Field(default_factory=dict)
     baseline: str | None = None
     _source_text: str | None = PrivateAttr(default=None)
     _source: str | None = PrivateAttr(default=None)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import os
 import signal
@@ -44,21 +45,21 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import torch
 
-from pacabench.measure.budget import TimeHint, observed_hint, rate_hint, series_hint
+from pacabench.measure.budget import Observed, observed, series_hint
 from pacabench.measure.cell import ROW_COLUMNS, Cell
-from pacabench.measure.env import device_name
 from pacabench.runner import lock
 from pacabench.runner.atomic import replace_file, replace_text
 from pacabench.runner.cells import expand_cells
 from pacabench.runner.executor import Executor
+from pacabench.runner.passes import PASS_COLUMNS, PASSES_NAME, merged, pass_row, read_passes
 from pacabench.runner.resume import DONE_STATUSES, NotAResultsFile, kept_rows
 from pacabench.runner.suite import Suite, row_label
 
 RESULT_COLUMNS = (*ROW_COLUMNS, "label")
 CSV_NAME, PARQUET_NAME, ENV_NAME, SUITE_NAME = "results.csv", "results.parquet", "env.json", "suite.yaml"
 SET_ASIDE_NAME = "results.set-aside.csv"
+
 
 
 class SweepError(Exception):
@@ -138,30 +139,67 @@ def _sweep(suite: Suite, out_dir: Path, executor: Executor, *, resume: bool, pro
 
     summary = SweepSummary(out_dir, total=len(labelled), skipped_done=len(labelled) - len(todo),
                            set_aside=len(others))
+    passes_path = out_dir / PASSES_NAME
+    timed = read_passes(passes_path) if resume else defaultdict(dict)
     reporter = _Progress(len(todo), label_of, enabled=progress)
     resume_hint = f"the rows written so far are kept: make room, then pacabench run --resume {out_dir}"
     try:
-        with reporter, _sigterm_stops(), _appended(csv_path, after=resume_hint) as f:
+        with ExitStack() as files, reporter, _sigterm_stops():
+            f = files.enter_context(_appended(csv_path, after=resume_hint))
             writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS, extrasaction="ignore")
+            record_pass = None
+            if suite.passes > 1:
+                passes_file = files.enter_context(_appended(passes_path, after=resume_hint, header=PASS_COLUMNS))
+                pass_writer = csv.DictWriter(passes_file, fieldnames=PASS_COLUMNS)
+
+                def record_pass(row: dict, number: int) -> None:
+                    timing = pass_row(row, number)
+                    if timing is not None:
+                        timed[timing["cell_key"]][number] = timing
+                        _write(pass_writer, passes_file, timing, passes_path, resume_hint)
             pending = {cell.key: cell for cell in todo}
             reporter.running(next(iter(pending.values()), None))
             for row in executor.map(hints.feed(todo)):
                 row = {**row, "label": label_of.get(row.get("cell_key")) or row_label(row)}
-                with _writing(csv_path, after=resume_hint):
-                    writer.writerow(_csv_values(row))
-                    f.flush()
-                    os.fsync(f.fileno())
+                _write(writer, f, row, csv_path, resume_hint)
+                if record_pass is not None:
+                    record_pass(row, 1)
                 hints.observe(pending.pop(row.get("cell_key"), None), row)
                 summary.statuses[row.get("status")] += 1
                 reporter.finished(row, next(iter(pending.values()), None))
+            for number in range(2, suite.passes + 1):
+                again = [replace(cell, timing_pass=number) for cell in cell_of.values()
+                         if 1 in timed.get(cell.key, {}) and number not in timed[cell.key]]
+                reporter.more(again, f"pass {number}")
+                for row in executor.map(again):
+                    record_pass(row, number)
+                    reporter.finished({**row, "label": label_of.get(row.get("cell_key"), "?"),
+                                       "status": f"pass {number} {row.get('status')}"}, None)
     except KeyboardInterrupt:
         summary.stopped_by = signal.SIGINT
     except Terminated:
         summary.stopped_by = signal.SIGTERM
+    if suite.passes > 1:
+        with _writing(csv_path, after=f"passes.csv keeps every pass; merge them with pacabench run --resume {out_dir}"):
+            _replace_rows(csv_path, [merged(row, timed.get(row.get("cell_key"), {})) for row in _read_rows(csv_path)])
     with _writing(out_dir / PARQUET_NAME, after=f"results.csv holds every row; retry with "
                                                  f"pacabench run --resume {out_dir}"):
         write_parquet(out_dir)
     return summary
+
+
+def _read_rows(path: Path) -> list[dict]:
+    """The whole rows of results.csv (a last line cut short by a crash left out), as text."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    return list(csv.DictReader(io.StringIO(text[:text.rfind("\n") + 1], newline="")))
+
+
+def _write(writer: csv.DictWriter, f, row: dict, path: Path, after: str) -> None:
+    """Append one row to ``path`` and sync it to disk, so a crash after this keeps it."""
+    with _writing(path, after=after):
+        writer.writerow(_csv_values(row))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_parquet(out_dir: Path) -> Path:
@@ -185,11 +223,15 @@ def _writing(path: Path, after: str = "choose a folder you can write to") -> Ite
 
 
 @contextmanager
-def _appended(path: Path, after: str) -> Iterator:
-    """``path`` open for appending rows (UTF-8, as resume reads it back). Closing flushes what a
-    failed write left in the buffer, and fails the same way: that is one error too."""
+def _appended(path: Path, after: str, header: Sequence[str] | None = None) -> Iterator:
+    """``path`` open for appending rows (UTF-8, as resume reads it back), starting with ``header``
+    when it is new. Closing flushes what a failed write left in the buffer, and fails the same way:
+    that is one error too."""
     with _writing(path, after=after):
+        new = header is not None and not path.exists()
         f = path.open("a", newline="", encoding="utf-8")
+        if new:
+            csv.writer(f).writerow(header)
     try:
         yield f
     finally:
@@ -233,26 +275,18 @@ class _TimeHints:
     """What the sweep has learnt about predicting cell times, handed to each cell as it is taken."""
 
     def __init__(self):
-        self._observed: dict[tuple, list[TimeHint]] = defaultdict(list)
-        self._cpu_rate: dict[str, TimeHint] = {}  # mode -> hint, measured on first use
+        self._observed: dict[tuple, list[Observed]] = defaultdict(list)
 
     def observe(self, cell: Cell | None, row: dict) -> None:
-        hint = observed_hint(row) if cell is not None else None
-        if hint is not None:
-            self._observed[_series(cell)].append(hint)
-
-    def _hint(self, cell: Cell) -> TimeHint | None:
-        hint = series_hint(self._observed[_series(cell)])
-        if hint is not None or cell.device != "cpu":
-            return hint
-        if cell.mode not in self._cpu_rate:
-            self._cpu_rate[cell.mode] = rate_hint(torch.device("cpu"), cell.mode, device_name("cpu"))
-        return self._cpu_rate[cell.mode]
+        seen = observed(row) if cell is not None else None
+        if seen is not None:
+            self._observed[_series(cell)].append(seen)
 
     def feed(self, cells: Iterable[Cell]) -> Iterator[Cell]:
-        """``cells`` with their hints filled from the rows observed by the time each is taken."""
+        """``cells`` with their hints filled from the rows observed by the time each is taken (none
+        for the first cell of a series: it is always timed)."""
         for cell in cells:
-            hint = self._hint(cell) if cell.budget_seconds is not None else None
+            hint = series_hint(self._observed[_series(cell)]) if cell.budget_seconds is not None else None
             yield cell if hint is None else replace(cell, time_hint=hint)
 
 
@@ -340,6 +374,11 @@ class _Progress:
     def __exit__(self, *exc) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+    def more(self, cells: Sequence[Cell], what: str) -> None:
+        """``cells`` more to run (a later timing pass), shown as ``what``."""
+        if self._bar is not None and cells:
+            self._bar.update(self._task, total=self._bar.tasks[0].total + len(cells), description=f"{what}: timing again")
 
     def running(self, cell: Cell | None) -> None:
         if self._bar is not None:

@@ -1,0 +1,76 @@
+"""Simulated latency series with known truth, to measure how often each latency verdict is right.
+
+A series is the time of one forward pass at the token counts of the default sweep's sizes:
+``t(N) = overhead + N * (1 + s * N / N_max)`` with ``s`` set so that the N^2 term carries ``share``
+of the time at the largest size, times a machine factor (a cache step: x``factor`` from one size on),
+times multiplicative log-normal noise of ``noise``, with a load burst (x1.5-3 on one random cell) in
+a ``burst`` fraction of the series. ``python tests/simulated_latency.py`` prints the hit-rate table of
+the README.
+"""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from pacabench.analysis.latency import read_latency
+
+OPERATOR_TOKENS = tuple((side // 4) ** 2 for side in (224, 320, 448, 640, 896, 1280, 1792, 2048))
+BACKBONE_TOKENS = tuple((side // 4) ** 2 for side in (224, 320, 448, 544, 672, 896))
+
+
+@dataclass(frozen=True)
+class Truth:
+    name: str
+    verdict: str        # what a right reading says
+    share: float        # N^2 term's share of the time at the largest size
+    step: bool          # a cache step of x1.5-2.5 at a random interior size
+
+
+TRUTHS = (
+    Truth("linear", "linear", 0.0, False),
+    Truth("linear with a cache step", "linear", 0.0, True),
+    Truth("hidden N² term, 10%", "quadratic", 0.10, False),
+    Truth("hidden N² term, 30%", "quadratic", 0.30, False),
+    Truth("N² dominates (90%)", "quadratic", 0.90, False),
+)
+NOISES = (0.05, 0.10, 0.20)
+
+
+def simulate(truth: Truth, noise: float, rng: np.random.Generator, tokens=OPERATOR_TOKENS,
+             burst: float = 0.3) -> np.ndarray:
+    n = np.asarray(tokens, dtype=float)
+    slope = truth.share / (1 - truth.share) if truth.share < 1 else 1e6
+    t = n * (1 + slope * n / n.max())
+    t += rng.uniform(0.0, 0.5) * t[0]                     # fixed per-call overhead
+    if truth.step:
+        at = rng.integers(2, n.size - 1)
+        t[at:] *= rng.uniform(1.5, 2.5)
+    t *= np.exp(rng.normal(0.0, noise, n.size))
+    if rng.uniform() < burst:
+        t[rng.integers(0, n.size)] *= rng.uniform(1.5, 3.0)
+    return t
+
+
+def hit_rates(truth: Truth, noise: float, trials: int = 400, seed: int = 0, tokens=OPERATOR_TOKENS) -> Counter:
+    """Verdict -> fraction of ``trials`` simulated series."""
+    rng = np.random.default_rng(seed)
+    verdicts = Counter(read_latency(tokens, simulate(truth, noise, rng, tokens)).verdict for _ in range(trials))
+    return Counter({verdict: count / trials for verdict, count in verdicts.items()})
+
+
+def table(trials: int = 400) -> str:
+    lines = ["| truth | noise | right | wrong | inconclusive |", "|---|---:|---:|---:|---:|"]
+    for truth in TRUTHS:
+        for noise in NOISES:
+            rates = hit_rates(truth, noise, trials)
+            wrong = 1 - rates[truth.verdict] - rates["inconclusive"]
+            lines.append(f"| {truth.name} | {noise:.0%} | {rates[truth.verdict]:.0%} | {wrong:.0%} | "
+                         f"{rates['inconclusive']:.0%} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table(int(sys.argv[1]) if len(sys.argv) > 1 else 400))
