@@ -63,7 +63,7 @@ class Scaling:
     quadratic_modules: str                 # where the N^2 term lives, e.g. "stage4.[0-1].attn"
     mixing_verdict: str                    # the same verdict on the mixing GMACs alone
     counts: pd.DataFrame                   # one row per size: tokens, gmacs, gmacs_mixing, ...
-    table: pd.DataFrame                    # scaling.csv's rows (GMACs and mixing GMACs)
+    table: pd.DataFrame                    # scaling.csv's rows (GMACs, mixing GMACs, bytes written, peak)
 
 
 def _size(resolution: Size) -> tuple[int, int]:
@@ -138,14 +138,16 @@ def cost_model(target: Target, resolutions: Sequence[Size] | None = None, *, bat
     rows = count_rows(lambda h, w: count_at(h, w, crosscheck=False), sizes, kind=kind, name=name,
                       params=merged, batch=batch, label=label)
     table = count_scaling(rows)
-    gmacs = table.set_index("metric").loc["gmacs"]
-    mixing = table.set_index("metric").loc["gmacs_mixing"]
+    by_metric = table.set_index("metric")
+    gmacs = by_metric.loc["gmacs"]
+    # no mixing MAC at any size (a CNN, a mask-only mixer): no row to fit, and nothing that grows
+    mixing_verdict = by_metric.loc["gmacs_mixing", "verdict"] if "gmacs_mixing" in by_metric.index else "linear"
     side = gmacs["dominance_resolution"]
     return Scaling(
         target=label, verdict=gmacs["verdict"], reason=gmacs["reason"], c0=gmacs["c0"], c1=gmacs["c1"],
         c2=gmacs["c2"], quadratic_share=json.loads(gmacs["quadratic_share"]) if gmacs["quadratic_share"] else {},
         dominance_resolution=None if side != side else float(side), quadratic_modules=gmacs["quadratic_modules"],
-        mixing_verdict=mixing["verdict"],
+        mixing_verdict=mixing_verdict,
         counts=rows[["resolution", "tokens", "params", "gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other"]],
         table=table)
 

@@ -51,6 +51,22 @@ def test_params_change_is_a_regression(tmp_path, baseline):
     assert table[["metric", "status"]].values.tolist() == [["params", "regression"]]
 
 
+def _with_bytes(df, device="cpu", factor=1):
+    df["bytes_written"] = (df["gmacs"] * 1e9).round().astype("int64") * factor
+    df["peak_mem_predicted_mb"] = df["tokens"] * 1536 / 2**20
+    df["device"] = device
+
+
+def test_bytes_written_and_the_predicted_peak_are_exact_on_the_same_device_only(tmp_path):
+    base = planted(tmp_path, _with_bytes, "base")
+    changed = planted(tmp_path, lambda df: _with_bytes(df, factor=2), "changed")
+    table, code = compare_runs(base, changed)
+    assert code == 1 and set(table["metric"]) == {"bytes_written"} and set(table["status"]) == {"regression"}
+    # the same cells counted for a CUDA device follow its attention kernels: not held to CPU's bytes
+    table, code = compare_runs(base, planted(tmp_path, lambda df: _with_bytes(df, "cuda", factor=2), "gpu"))
+    assert code == 0 and "bytes_written" not in set(table["metric"])
+
+
 def test_latency_change_within_tolerance_passes_and_beyond_fails(tmp_path, baseline):
     def slower(factor):
         return lambda df: df.__setitem__("latency_ms_median", df["latency_ms_median"].where(

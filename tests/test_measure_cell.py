@@ -17,9 +17,12 @@ from pacabench.targets import Built
 CONTRACT_COLUMNS = (
     "cell_key kind name params_json resolution_h resolution_w tokens batch dtype device device_name "
     "mode channels_last compile status message params params_by_part gmacs gmacs_mixing gmacs_dense "
-    "gmacs_other gmacs_backward gmacs_fvcore flops_method flops_agree uncounted_ops module_macs peak_mem_mb peak_mem_reserved_mb peak_mem_net_mb mem_method "
+    "gmacs_other gmacs_backward gmacs_fvcore flops_method flops_agree uncounted_ops module_macs "
+    "bytes_written bytes_written_mixing bytes_written_dense bytes_written_other module_bytes "
+    "peak_mem_mb peak_mem_reserved_mb peak_mem_net_mb mem_method peak_mem_predicted_mb module_peak_bytes "
     "latency_ms_median latency_ms_p10 latency_ms_p90 latency_samples throughput_img_s "
-    "throughput_tok_s mfu elapsed_s").split()
+    "throughput_tok_s mfu latency_passes_ms load_avg_1m cpu_steal_pct matmul_gflops_before "
+    "matmul_gflops_after elapsed_s").split()
 
 FAST = dict(warmup=1, min_repeats=2, min_time_s=0.0)
 

@@ -70,6 +70,19 @@ def test_breakdown_is_a_module_tree_that_adds_up():
     assert "where the GMACs go" in table.stdout and "stage4" in table.stdout
 
 
+def test_breakdown_carries_the_bytes_each_module_writes():
+    out = json.loads(_invoke("op:vit?fused_attn=false", "--resolution", "224", "--breakdown", "--json").stdout)
+    rows = {row["module"]: row for row in out["breakdown"]}
+    square, tokens = 2 * 3136 * 3136 * 4, 3136 * 96 * 4  # two heads of N x N float32; N x C float32
+    # scores and softmax weights; qkv (3), q * scale, A V, heads merged, proj
+    assert out["bytes_written"] == rows[""]["bytes_written"] == 2 * square + 7 * tokens
+    assert rows["attn.qkv"]["bytes_written_dense"] == 3 * tokens
+    assert rows["attn"]["bytes_written_other"] == square + 2 * tokens
+    assert "module_bytes" not in out
+    table = _invoke("op:vit?fused_attn=false", "--resolution", "224", "--breakdown").stdout
+    assert "MB written" in table and "158.1 (76.2 / 4.6 / 77.3)" in table
+
+
 def test_train_adds_the_backward_pass():
     out = json.loads(_invoke("op:vit", "--resolution", "64", "--train", "--json").stdout)
     assert out["gmacs_backward"] > out["gmacs"]

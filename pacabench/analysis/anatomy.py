@@ -2,8 +2,9 @@
 stage and op class at each size.
 
 Reads the rows' ``module_macs`` (module path -> [mixing, dense, other] MACs, written by the counter
-down to a fixed depth). Every module's counts get their own exact cost model, so "the N^2 term is in
-stage4.[0-1].attn" is a fit of that module's own counts, not a guess from its name.
+down to a fixed depth), and likewise ``module_bytes`` (bytes written) and ``module_peak_bytes``
+(each module's own predicted peak). Every module's counts get their own exact cost model, so "the
+N^2 term is in stage4.[0-1].attn" is a fit of that module's own counts, not a guess from its name.
 """
 from __future__ import annotations
 
@@ -34,14 +35,18 @@ def module_macs(value) -> dict[str, list[int]]:
     return {}
 
 
-def _component(macs: list[int], part: str) -> int:
+def _component(macs: list[int] | int, part: str) -> int:
+    if isinstance(macs, int):  # one value per module (module_peak_bytes)
+        return macs
     return sum(macs) if part == "total" else macs[OP_CLASSES.index(part)]
 
 
-def module_table(rows: pd.DataFrame, part: str = "total") -> dict[str, dict[int, int]]:
-    """Module path -> {tokens: MACs of ``part``} over the rows of one series (one row per size)."""
+def module_table(rows: pd.DataFrame, part: str = "total", column: str = "module_macs") -> dict[str, dict[int, int]]:
+    """Module path -> {tokens: ``part`` of ``column``} over the rows of one series (one row per size):
+    MACs (``module_macs``), bytes written (``module_bytes``) or bytes live at the peak
+    (``module_peak_bytes``)."""
     table: dict[str, dict[int, int]] = defaultdict(dict)
-    for tokens, value in zip(rows["tokens"], rows["module_macs"]):
+    for tokens, value in zip(rows["tokens"], rows[column]):
         for path, macs in module_macs(value).items():
             table[path][int(tokens)] = _component(macs, part)
     return table
@@ -59,12 +64,13 @@ def carries_quadratic(counts: dict[int, int], exact_series: bool) -> float:
     return 1.0 if slope is not None and slope > QUADRATIC_SLOPE else 0.0
 
 
-def quadratic_modules(rows: pd.DataFrame, part: str = "total", exact_series: bool = True) -> dict[str, float]:
+def quadratic_modules(rows: pd.DataFrame, part: str = "total", exact_series: bool = True,
+                      column: str = "module_macs") -> dict[str, float]:
     """The deepest modules whose counts carry an N^2 term -> their share of the series' N^2 term
     (the series' modules down to the depth the rows hold). Empty when the rows hold no modules."""
-    if "module_macs" not in rows.columns or len(rows) < min(3, MIN_SIZES):
+    if column not in rows.columns or len(rows) < min(3, MIN_SIZES):
         return {}
-    table = module_table(rows, part)
+    table = module_table(rows, part, column)
     sizes = len(set(rows["tokens"]))
     weights = {path: carries_quadratic(counts, exact_series) for path, counts in table.items()
                if len(counts) == sizes}
@@ -92,11 +98,12 @@ ROOT_OPS = "the top-level module's own forward"
 """Where an N^2 term lives when no submodule's counts carry it."""
 
 
-def carriers_text(rows: pd.DataFrame, part: str = "total", exact_series: bool = True) -> str:
+def carriers_text(rows: pd.DataFrame, part: str = "total", exact_series: bool = True,
+                  column: str = "module_macs") -> str:
     """Where a quadratic series' N^2 term lives, in words; empty when the rows hold no module counts."""
-    if "module_macs" not in rows.columns or not any(module_macs(v) for v in rows["module_macs"]):
+    if column not in rows.columns or not any(module_macs(v) for v in rows[column]):
         return ""
-    return describe_modules(quadratic_modules(rows, part, exact_series)) or ROOT_OPS
+    return describe_modules(quadratic_modules(rows, part, exact_series, column)) or ROOT_OPS
 
 
 def describe_modules(shares: dict[str, float]) -> str:

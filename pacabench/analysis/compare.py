@@ -6,9 +6,10 @@ the timing settings, and a CPU baseline of counts must still check the counts of
 elsewhere. (When one side holds the same cell on several devices, ``device`` joins the key.)
 
 - The counts (``params``, ``gmacs`` and its split ``gmacs_mixing`` / ``gmacs_dense`` /
-  ``gmacs_other``, ``gmacs_backward``) must be equal (to float round-off, 1e-9 relative): any change
-  is a regression until the baseline is deliberately updated. A count the baseline does not have is
-  not compared.
+  ``gmacs_other``, ``gmacs_backward``, ``bytes_written`` and its split, ``peak_mem_predicted_mb``)
+  must be equal (to float round-off, 1e-9 relative): any change is a regression until the baseline
+  is deliberately updated. A count the baseline does not have is not compared, nor bytes and the
+  predicted peak of a run on another device (they follow its attention kernel).
 - ``latency_ms_median`` and ``peak_mem_mb`` are compared only when both rows are ``ok`` and ran on
   the same ``device`` and ``device_name``; more than ``tolerance`` above the baseline is a
   regression, more than ``tolerance`` below is reported as an improvement. When the baseline has a
@@ -39,10 +40,17 @@ from pacabench.analysis.results import MEASUREMENT_COLUMNS, ResultsError, checke
 from pacabench.runner.atomic import replace_file
 
 KEY_COLUMNS = MEASUREMENT_COLUMNS
-EXACT_METRICS = ("params", "gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other", "gmacs_backward")
+EXACT_METRICS = ("params", "gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other", "gmacs_backward",
+                 "bytes_written", "bytes_written_mixing", "bytes_written_dense", "bytes_written_other",
+                 "peak_mem_predicted_mb")
 """Counts, compared exactly: the baseline holds the run to each count it has (a count the run lost
 is a regression; one the baseline lacks, e.g. an older baseline without the op-class split, is not
-compared)."""
+compared). Bytes written and the meta-device peak are counts too: deterministic functions of the
+graph and of the attention kernel the cell's device picks, so they are compared only between rows
+of the same device (:data:`KERNEL_METRICS`)."""
+KERNEL_METRICS = frozenset({"bytes_written", "bytes_written_mixing", "bytes_written_dense", "bytes_written_other",
+                            "peak_mem_predicted_mb"})
+"""Exact counts that follow the device's attention kernel (CPU's fused kernel writes no N x N matrix)."""
 TOLERANT_METRICS = ("latency_ms_median", "peak_mem_mb")
 # Columns a baseline keeps empty: they depend on the machine or vary run to run.
 MACHINE_COLUMNS = ("device_name", "message", "peak_mem_mb", "peak_mem_reserved_mb", "peak_mem_net_mb",
@@ -151,9 +159,10 @@ def _diff(cell, metric, base, run, status, note="", change=None) -> dict:
 
 def _exact_diffs(cell: str, row) -> list[dict]:
     out = []
+    same_device = "device" in row.index or row.get("device_base") == row.get("device_run")
     for metric in EXACT_METRICS:
         base, run = _number(row.get(f"{metric}_base")), _number(row.get(f"{metric}_run"))
-        if np.isnan(base):
+        if np.isnan(base) or (metric in KERNEL_METRICS and not same_device):
             continue
         if np.isnan(base) or np.isnan(run) or abs(run - base) > REL_EPS * max(1.0, abs(base)):
             change = (run - base) / base if base and not np.isnan(run) else None

@@ -20,6 +20,8 @@ import pandas as pd
 METRICS = {
     "gmacs": ("GMACs", "GMACs"),
     "gmacs_mixing": ("Mixing GMACs", "GMACs"),
+    "bytes_written": ("Bytes written", "bytes"),
+    "peak_mem_predicted_mb": ("Peak memory (predicted)", "MB"),
     "peak_mem_mb": ("Peak memory", "MB"),
     "latency_ms_median": ("Latency (median)", "ms"),
     "throughput_img_s": ("Throughput", "images/s"),
@@ -32,8 +34,10 @@ DERIVED_METRICS = {  # drawn, not stored: each a function of a labelled results 
     "achieved_gmacs_per_s": lambda df: pd.to_numeric(df["gmacs"], errors="coerce")
     / (pd.to_numeric(df["latency_ms_median"], errors="coerce") / 1e3),
 }
-COUNTED_METRICS = ("gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other", "gmacs_backward", "params")
-"""Exact counts: also present on oom / skipped cells."""
+COUNTED_METRICS = ("gmacs", "gmacs_mixing", "gmacs_dense", "gmacs_other", "gmacs_backward", "params",
+                   "bytes_written", "bytes_written_mixing", "bytes_written_dense", "bytes_written_other",
+                   "peak_mem_predicted_mb")
+"""Exact counts (and the exact meta-device peak): also present on oom / skipped / timed-out cells."""
 
 # Columns that define a measured cell apart from its resolution; several values of one of them
 # within a label make several series.

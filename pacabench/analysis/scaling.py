@@ -5,14 +5,17 @@ For every series (one label at one batch / dtype / device / mode) and metric the
 attention stage) and turned into a verdict and a sentence a reader understands without knowing
 what a fit is:
 
-- **Counts** (``gmacs``, and ``gmacs_mixing``: the products of two activations alone): the model is
+- **Counts** (``gmacs``, and ``gmacs_mixing``: the products of two activations alone; and the exact
+  byte metrics: ``bytes_written``, ``peak_mem_predicted_mb`` read back as bytes): the model is
   exact, so the verdict is a fact: ``quadratic`` when the counts carry an N^2 term (c2 > 0 beyond the
   counts' float precision), ``linear`` when c2 = 0; checked on every size beyond the third (fewer
   than :data:`~pacabench.analysis.cost_model.MIN_SIZES` sizes: inconclusive, since three sizes fit
   any quadratic). Counts that are not a polynomial in N (Swin's windows padded at sizes that are not
-  multiples of the window) are called by the growth of their mixing MACs per token
+  multiples of the window) are called by the growth of their mixing MACs per token (bytes: of
+  themselves; a peak that moves between points of the pass: over the upper half of the sizes)
   (:data:`~pacabench.analysis.anatomy.QUADRATIC_SLOPE`), and the residual says how far they are from
-  a polynomial. The modules whose own counts carry the N^2 term are named.
+  a polynomial. The modules whose own counts carry the N^2 term are named (for the peak: the modules
+  whose own peak carries it).
 - **Latency** is read against the work (:mod:`~pacabench.analysis.latency`): ``quadratic`` when time
   per token keeps growing with N, in proportion, ``linear`` when it does not (a step that levels off
   is the machine's, and is named), with the achieved GMAC/s (and bytes/s) at each size beside it and
@@ -43,11 +46,20 @@ from pacabench.analysis.cost_model import MIN_SIZES, CostModel, fit_counts, fit_
 from pacabench.analysis.latency import read_latency
 from pacabench.analysis.results import metric_rows, resolution_text
 
-COUNT_METRICS = ("gmacs", "gmacs_mixing")
-SCALING_METRICS = ("gmacs", "gmacs_mixing", "peak_mem_mb", "latency_ms_median")
-NOUNS = {"gmacs": "GMACs", "gmacs_mixing": "mixing GMACs", "peak_mem_mb": "peak memory",
+COUNT_METRICS = ("gmacs", "gmacs_mixing", "bytes_written", "peak_mem_predicted_mb")
+SCALING_METRICS = ("gmacs", "gmacs_mixing", "bytes_written", "peak_mem_predicted_mb", "peak_mem_mb",
+                   "latency_ms_median")
+NOUNS = {"gmacs": "GMACs", "gmacs_mixing": "mixing GMACs", "bytes_written": "bytes written",
+         "peak_mem_predicted_mb": "predicted peak memory", "peak_mem_mb": "peak memory",
          "latency_ms_median": "latency"}
 """How a sentence names each metric."""
+EXACT_UNITS = {"gmacs": (1e9, "MACs"), "gmacs_mixing": (1e9, "MACs"), "bytes_written": (1, "bytes"),
+               "peak_mem_predicted_mb": (2**20, "bytes")}
+"""Exact metrics: (the column's unit in integers, what the integers are). Predicted peak memory is
+bytes / 2**20, exact in a float, so it is read back as exact bytes."""
+MODULE_COLUMNS = {"gmacs": "module_macs", "gmacs_mixing": "module_macs", "bytes_written": "module_bytes",
+                  "peak_mem_predicted_mb": "module_peak_bytes"}
+"""Where each exact metric's modules are: their own counts locate its N^2 term."""
 QUADRATIC_SHARE = 0.10
 """Measured metrics: an N^2 term below this share of the cost at the largest size is too small to
 call quadratic, and the data must bound the share on one side of it for a verdict."""
@@ -117,7 +129,13 @@ class Scaling:
 # ----------------------------------------------------------------------------- counts
 
 def _counts(part: pd.DataFrame, metric: str) -> tuple[list[int], list[int]]:
-    return [int(n) for n in part["tokens"]], [round(v * 1e9) for v in part[metric]]
+    scale = EXACT_UNITS[metric][0]
+    return [int(n) for n in part["tokens"]], [round(v * scale) for v in part[metric]]
+
+
+def _precision(metric: str) -> float:
+    """GMACs are read back from floats rounded at 1e9 MACs; bytes and MiB of bytes are exact."""
+    return COUNT_PRECISION if EXACT_UNITS[metric][0] == 1e9 else 0.0
 
 
 def count_scaling(part: pd.DataFrame, metric: str, stride: float) -> Scaling:
@@ -125,7 +143,7 @@ def count_scaling(part: pd.DataFrame, metric: str, stride: float) -> Scaling:
     tokens, counts = _counts(part, metric)
     what = NOUNS[metric]
     sizes = len(set(tokens))
-    model = fit_counts(tokens, counts, COUNT_PRECISION)
+    model = fit_counts(tokens, counts, _precision(metric))
     if model is None:
         return Scaling("inconclusive", f"inconclusive: {sizes} size(s) with {what}; a cost model needs "
                                        f"{MIN_SIZES}", None, "none")
@@ -137,8 +155,8 @@ def count_scaling(part: pd.DataFrame, metric: str, stride: float) -> Scaling:
         return _non_polynomial(part, metric, model, stride)
     if not model.has_quadratic_term():
         return Scaling("linear", f"linear: no N² term; c0 + c1·N reproduces all {sizes} sizes exactly "
-                                 f"({model.c1:,.0f} MACs per token)", model, "exact")
-    where = carriers_text(part, component, exact_series=True)
+                                 f"({model.c1:,.0f} {EXACT_UNITS[metric][1]} per token)", model, "exact")
+    where = carriers_text(part, component, exact_series=True, column=MODULE_COLUMNS[metric])
     return Scaling("quadratic", _quadratic_sentence(model, what, where, part, stride), model, "exact", where)
 
 
@@ -146,28 +164,43 @@ def _non_polynomial(part: pd.DataFrame, metric: str, model: CostModel, stride: f
     """Counts off any polynomial in N: decided on the growth of the mixing MACs per token, exactly
     when the mixing MACs themselves are a polynomial (a detector whose P6 rounds up, say), else on
     their per-token slope (windows padded at some sizes)."""
-    basis = "gmacs_mixing" if "gmacs_mixing" in part.columns and part["gmacs_mixing"].notna().all() else metric
+    on_mixing = metric == "gmacs" and "gmacs_mixing" in part.columns and part["gmacs_mixing"].notna().all()
+    basis = "gmacs_mixing" if on_mixing else metric
     tokens, values = _counts(part, basis)
     what = "mixing MACs" if basis == "gmacs_mixing" else NOUNS[metric]
+    peak = metric == "peak_mem_predicted_mb"
     lead = (f"counts are not a polynomial in N (c0 + c1·N + c2·N² misses by up to {_percents(model.max_residual)}, "
-            f"e.g. a window padded or a feature map rounded up at some sizes)")
+            + ("the peak moves from one point of the pass to another as N grows)" if peak else
+               "e.g. a window padded or a feature map rounded up at some sizes)"))
     if basis != metric:
-        mixing = fit_counts(tokens, values, COUNT_PRECISION)
+        mixing = fit_counts(tokens, values, _precision(basis))
         if mixing is not None and mixing.exact:
             return _on_exact_mixing(part, metric, model, mixing, lead, stride)
+    # A peak is the largest of several polynomials (one per point of the pass): the largest sizes
+    # show the one that stays, so its growth is read over the upper half of the range.
+    first = _upper_half_start(tokens) if peak else 0
+    tokens, values = tokens[first:], values[first:]
     per_token = [v / n for n, v in zip(tokens, values)]
     slope = per_token_slope(tokens, values)
     if slope is None:
         return Scaling("linear", f"linear: {lead}; no {what}", model, "not a polynomial")
     growth = per_token[-1] / per_token[0] if per_token[0] else math.inf
-    span = f"{resolution_text(*part.iloc[0][['resolution_h', 'resolution_w']])} to " \
+    span = f"{resolution_text(*part.iloc[first][['resolution_h', 'resolution_w']])} to " \
            f"{resolution_text(*part.iloc[-1][['resolution_h', 'resolution_w']])}"
     verdict = "quadratic" if slope > QUADRATIC_SLOPE else "linear"
-    where = carriers_text(part, "mixing" if basis == "gmacs_mixing" else "total",
-                          exact_series=False) if verdict == "quadratic" else ""
+    # each module's own peak is its own polynomial: fitted exactly
+    where = carriers_text(part, "mixing" if basis == "gmacs_mixing" else "total", exact_series=peak,
+                          column=MODULE_COLUMNS[metric]) if verdict == "quadratic" else ""
     reason = (f"{verdict}: {lead}; {what} per token change x{growth:.2f} from {span} "
               f"(as N^{slope:.2f}; N² would be N^1)" + (f"; carried by {where}" if where else ""))
     return Scaling(verdict, reason, model, "not a polynomial", where)
+
+
+def _upper_half_start(tokens: list[int]) -> int:
+    """Index of the first size in the upper half of the log-token range, leaving at least 3 sizes."""
+    log_n = np.log(np.asarray(tokens, dtype=float))
+    middle = (log_n[0] + log_n[-1]) / 2
+    return min(int(np.argmax(log_n >= middle)), max(len(tokens) - 3, 0))
 
 
 def _on_exact_mixing(part: pd.DataFrame, metric: str, total: CostModel, mixing: CostModel, lead: str,
@@ -387,11 +420,12 @@ def _unique(items: list[str]) -> list[str]:
 
 
 def _unit(model: CostModel | None, name: str, metric: str) -> float:
-    """A coefficient in the metric's own unit (GMACs for counts, fitted on MACs)."""
+    """A coefficient in the metric's own unit (GMACs for MAC counts, fitted on MACs; MB for the
+    predicted peak, fitted on bytes)."""
     if model is None:
         return np.nan
     value = getattr(model, name)
-    return value / 1e9 if metric in COUNT_METRICS else value
+    return value / EXACT_UNITS[metric][0] if metric in COUNT_METRICS else value
 
 
 def scaling_table(df: pd.DataFrame, metrics=SCALING_METRICS) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """The cost model of one target without a run: count it on the meta device at several sizes and fit
 its counts (``pacabench scaling``, and the Python API).
 
-Only the primary counter runs (no fvcore cross-check: ``pacabench flops`` has it), so a target is
-counted at six sizes up to 4032 px in seconds.
+Only the primary counter runs (no fvcore cross-check: ``pacabench flops`` has it), and the peak memory
+of an inference pass is predicted by the live-tensor tracker on meta tensors, so a target is counted
+at six sizes up to 4032 px in seconds.
 """
 from __future__ import annotations
 
@@ -28,19 +29,27 @@ def count_rows(count_at: Callable[[int, int], TargetCount], sizes: Sequence[tupl
                name: str, params: Mapping, batch: int = 1, label: str | None = None) -> pd.DataFrame:
     """Labelled results rows (counts only) of a target at each (height, width); ``count_at(h, w)``
     counts it there (TargetError if a size does not fit)."""
+    from pacabench.measure.flops import MODULE_DEPTH
+    from pacabench.measure.memory import peak_columns, predict_peak
+
     rows = []
     for height, width in sizes:
         counted = count_at(height, width)
+        try:
+            peak = peak_columns(predict_peak(counted.built), MODULE_DEPTH)
+        except Exception:  # noqa: BLE001 - an op without a meta kernel: counts without a predicted peak
+            peak = {}
         rows.append({"kind": kind, "name": name, "params_json": json.dumps(dict(params), sort_keys=True),
                      "label": label or "", "resolution_h": height, "resolution_w": width, "batch": batch,
                      "dtype": "float32", "device": "meta", "mode": "inference", "channels_last": False,
-                     "compile": False, "status": "ok", **counted.row()})
+                     "compile": False, "status": "ok", **counted.row(), **peak})
     return label_rows(pd.DataFrame(rows))
 
 
 def count_scaling(rows: pd.DataFrame) -> pd.DataFrame:
-    """The verdict table (``scaling.csv``'s columns) of counted rows: GMACs and mixing GMACs, one row
-    each, also for a count that is zero at every size (a run's table leaves such a metric out)."""
+    """The verdict table (``scaling.csv``'s columns) of counted rows: GMACs, mixing GMACs, bytes written
+    and the predicted peak memory (CPU kernels, inference), one row each, also for a count that is zero
+    at every size (a run's table leaves such a metric out)."""
     table = scaling_table(rows, metrics=COUNT_METRICS)
     missing = [_zero_row(rows, metric) for metric in COUNT_METRICS if metric not in set(table["metric"])]
     if not missing:

@@ -1,5 +1,5 @@
 """`pacabench flops`: parameters and GMACs of one target at one size, counted on the meta device,
-with where the MACs go (op class, and module by module with ``--breakdown``)."""
+with where the MACs and the bytes written go (op class, and module by module with ``--breakdown``)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from pacabench.cli.errors import fail, require_positive
 
 HELP = """Count parameters and GMACs of one forward pass of NAME at one input size, and say where they go.
 
-GMACs follow the paper convention: 1 multiply-accumulate = 1 FLOP. Every MAC is classed: mixing (a product of two activations: attention), dense (weights times activations: linear, conv) or other (norms, pooling, upsampling, in fvcore's per-element conventions). The count is torch's FlopCounterMode at dispatch level with pacabench's formulas, cross-checked by fvcore with pacabench's attention handles (the two must find the same product MACs); it runs on the meta device, so any resolution is counted in about a second without allocating memory. The forward is counted as inference runs it (eval mode, no autograd); --train counts a training step.
+GMACs follow the paper convention: 1 multiply-accumulate = 1 FLOP. Bytes written: the storage each op's fresh outputs take (in-place ops: what they overwrite), attention as CPU's kernel runs it; products write in their MACs' class, every other op (elementwise, softmax, masks, copies, norms) in "other". Every MAC is classed: mixing (a product of two activations: attention), dense (weights times activations: linear, conv) or other (norms, pooling, upsampling, in fvcore's per-element conventions). The count is torch's FlopCounterMode at dispatch level with pacabench's formulas, cross-checked by fvcore with pacabench's attention handles (the two must find the same product MACs); it runs on the meta device, so any resolution is counted in about a second without allocating memory. The forward is counted as inference runs it (eval mode, no autograd); --train counts a training step.
 
 NAME is a PaCa-ViT zoo model, any timm model, a segmentor seg:<zoo variant>, or an operator op:NAME?key=value (see `pacabench list`).
 
@@ -58,7 +58,7 @@ def count(spec: str, kind: str, name: str, target_params: dict, height: int, wid
     counted = count_target(kind, name, target_params, height, width, batch, backward=train)
     result = {"name": spec, "kind": kind, "target_params": target_params, "resolution": [height, width],
               "batch": batch, **counted.row()}
-    del result["module_macs"]
+    del result["module_macs"], result["module_bytes"]
     if depth is not None:
         result["breakdown"] = breakdown(counted, depth)
     return result
@@ -69,17 +69,20 @@ def breakdown(counted, depth: int) -> list[dict]:
     MACs by class: the root first (``module`` ""), children after their parent."""
     from pacabench.measure.cost_counter import OP_CLASSES
 
-    modules = counted.flops.modules
+    modules, written = counted.flops.modules, counted.flops.bytes_modules
     rows = []
     for path, module in counted.built.module.named_modules():
         level = path.count(".") + 1 if path else 0
         macs = modules.get(path, dict.fromkeys(OP_CLASSES, 0))
+        nbytes = written.get(path, dict.fromkeys(OP_CLASSES, 0))
         params = sum(p.numel() for p in module.parameters())
-        if level > depth or not (params or any(macs.values())):
+        if level > depth or not (params or any(macs.values()) or any(nbytes.values())):
             continue
         rows.append({"module": path, "depth": level, "params": params,
                      "gmacs": sum(macs.values()) / 1e9,
-                     **{f"gmacs_{op_class}": macs[op_class] / 1e9 for op_class in OP_CLASSES}})
+                     **{f"gmacs_{op_class}": macs[op_class] / 1e9 for op_class in OP_CLASSES},
+                     "bytes_written": sum(nbytes.values()),
+                     **{f"bytes_written_{op_class}": nbytes[op_class] for op_class in OP_CLASSES}})
     return rows
 
 
@@ -99,6 +102,8 @@ def _print_summary(result: dict) -> None:
         ("  dense (weights x activations)", f"{result['gmacs_dense']:.4f}"),
         ("  other (norms, pooling, upsampling)", f"{result['gmacs_other']:.4f}"),
     ]
+    rows.append(("MB written (mix / dense / other)", f"{result['bytes_written'] / 2**20:,.1f} (" + " / ".join(
+        f"{result[f'bytes_written_{op_class}'] / 2**20:,.1f}" for op_class in ("mixing", "dense", "other")) + ")"))
     if result["gmacs_backward"] is not None:
         rows.append(("backward pass GMACs (training step)", f"{result['gmacs_backward']:.4f}"))
     rows += [
@@ -121,15 +126,17 @@ def _print_breakdown(result: dict) -> None:
     table = Table(title=f"{result['name']} at {result['resolution'][0]}x{result['resolution'][1]}: "
                         "where the GMACs go")
     for column, justify in (("module", "left"), ("params", "right"), ("GMACs", "right"),
-                            ("share", "right"), ("mixing", "right"), ("dense", "right"), ("other", "right")):
+                            ("share", "right"), ("mixing", "right"), ("dense", "right"), ("other", "right"),
+                            ("MB written", "right")):
         table.add_column(column, justify=justify, no_wrap=column == "module")
     for row in result["breakdown"]:
         name = row["module"].rsplit(".", 1)[-1] if row["module"] else result["name"]
         table.add_row("  " * row["depth"] + name, f"{row['params'] / 1e6:.3f}M", f"{row['gmacs']:.4f}",
                       f"{row['gmacs'] / total:.1%}", f"{row['gmacs_mixing']:.4f}",
-                      f"{row['gmacs_dense']:.4f}", f"{row['gmacs_other']:.4f}")
+                      f"{row['gmacs_dense']:.4f}", f"{row['gmacs_other']:.4f}",
+                      f"{row['bytes_written'] / 2**20:,.1f}")
     console = Console()
-    console.width = max(console.width, 100)
+    console.width = max(console.width, 112)
     console.print(table)
 
 

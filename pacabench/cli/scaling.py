@@ -11,7 +11,7 @@ from pacabench.cli.flops import parse_name
 
 HELP = """How the cost of NAME grows with the input: its exact cost model, the verdict and where the N² term lives.
 
-NAME is counted on the meta device (nothing allocated) at each size, and its GMACs, and the mixing GMACs alone (products of two activations: attention), are fitted exactly as c0 + c1·N + c2·N², N = tokens at the first attention stage. Quadratic when c2 > 0, linear when c2 = 0; every size beyond the third checks the model. The modules whose own counts carry c2 are named, with the N² term's share of the GMACs at every size and the resolution from which it is more than the rest.
+NAME is counted on the meta device (nothing allocated) at each size, and its GMACs, the mixing GMACs alone (products of two activations: attention), the bytes its ops write and the peak memory of a forward pass (live tensors, CPU's attention kernels) are each fitted exactly as c0 + c1·N + c2·N², N = tokens at the first attention stage. Quadratic when c2 > 0, linear when c2 = 0; every size beyond the third checks the model. The modules whose own counts carry c2 are named, with the N² term's share of the GMACs at every size and the resolution from which it is more than the rest.
 
 Examples:
 
@@ -48,24 +48,30 @@ def _print(rows, table) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from pacabench.analysis.results import METRICS
+    from pacabench.analysis.scaling import NOUNS
+
     console = Console()
     console.width = max(console.width, 110)
     gmacs = table.set_index("metric").loc["gmacs"]
     console.print(f"[bold]{gmacs['label']}[/bold]: [bold]{gmacs['verdict']}[/bold]", highlight=False, soft_wrap=True)
     for _, row in table.iterrows():
-        what = "GMACs" if row["metric"] == "gmacs" else "mixing GMACs"
-        console.print(f"  {what}: {row['reason']}", highlight=False, markup=False, soft_wrap=True)
-        console.print(f"    c0 = {row['c0']:.6g} GMACs, c1 = {row['c1']:.6g} GMACs per token, "
-                      f"c2 = {row['c2']:.6g} GMACs per token² ({row['method']}, largest residual "
+        unit = METRICS[row["metric"]][1]
+        console.print(f"  {NOUNS[row['metric']]}: {row['reason']}", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"    c0 = {row['c0']:.6g} {unit}, c1 = {row['c1']:.6g} {unit} per token, "
+                      f"c2 = {row['c2']:.6g} {unit} per token² ({row['method']}, largest residual "
                       f"{row['max_residual']:.2g})", highlight=False, markup=False, soft_wrap=True)
     shares = json.loads(gmacs["quadratic_share"]) if gmacs["quadratic_share"] else {}
-    sizes = Table(title="counted on the meta device (1 MAC = 1 FLOP)")
-    for column in ("size", "tokens", "GMACs", "mixing", "dense", "other", "N² share"):
+    sizes = Table(title="counted on the meta device (1 MAC = 1 FLOP; memory: CPU kernels, inference)")
+    for column in ("size", "tokens", "GMACs", "mixing", "dense", "other", "N² share", "MB written",
+                   "peak MB"):
         sizes.add_column(column, justify="right")
     for _, row in rows.iterrows():
+        peak = row.get("peak_mem_predicted_mb")
         sizes.add_row(row["resolution"], f"{row['tokens']:,}", f"{row['gmacs']:.4f}", f"{row['gmacs_mixing']:.4f}",
                       f"{row['gmacs_dense']:.4f}", f"{row['gmacs_other']:.4f}",
-                      f"{shares.get(row['resolution'], float('nan')):.2%}")
+                      f"{shares.get(row['resolution'], float('nan')):.2%}", f"{row['bytes_written'] / 2**20:,.1f}",
+                      "—" if peak is None or peak != peak else f"{peak:,.1f}")
     console.print(sizes)
 
 

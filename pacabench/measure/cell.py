@@ -1,9 +1,9 @@
 """One cell = one target at one size, batch, dtype, device and mode, measured into one row.
 
-:func:`measure_cell` does the work in-process: build the target on ``meta`` and count parameters and
-GMACs there (any size), predict memory and time (:mod:`~pacabench.measure.budget`), skip the cell if
-a budget says so, else build it for real, measure peak memory, time it and fill every column of
-:data:`~pacabench.measure.schema.ROW_COLUMNS`.
+:func:`measure_cell` does the work in-process: build the target on ``meta`` and count parameters,
+GMACs and bytes written there (any size), predict peak memory (exactly: ``peak_mem_predicted_mb``)
+and time (:mod:`~pacabench.measure.budget`), skip the cell if a budget says so, else build it for
+real, measure peak memory, time it and fill every column of :data:`~pacabench.measure.schema.ROW_COLUMNS`.
 :func:`run_isolated` runs it in a fresh child process with a time limit, so a crash, a hang or an
 OOM costs one row, and no allocator peak leaks from one cell into the next. The child never outlives
 the sweep that started it, nor (by more than a few seconds) its time limit.
@@ -108,7 +108,7 @@ def failed_row(cell: Cell, status: str, message: str) -> dict:
 def _count(cell: Cell, row: dict):
     """Parameters and GMACs on the meta device (nothing allocated); returns the meta build."""
     counted = count_target(cell.kind, cell.name, cell.params, cell.height, cell.width, cell.batch,
-                           backward=cell.mode == "train")
+                           backward=cell.mode == "train", kernels=cell.device)
     fields = counted.row()
     if "params" not in cell.metrics:
         fields = {k: v for k, v in fields.items() if not k.startswith("params")}
@@ -118,14 +118,20 @@ def _count(cell: Cell, row: dict):
     return counted.built
 
 
-def _estimate_memory(cell: Cell, built) -> mem.MemoryStats:
-    """Peak memory of the cell predicted on meta tensors (float32: an upper bound for autocast)."""
-    model, inputs = prepare(built.module, built.inputs, mode=cell.mode, channels_last=False,
-                            compile=False)
-    step = make_step(model, inputs, mode=cell.mode, dtype="float32", device=torch.device("meta"),
-                     parameters=built.module.parameters())
-    resident = mem.resident_bytes(mem.module_and_input_tensors(built.module, built.inputs))
-    return mem.tracked_peak(step, resident, "meta")
+def _predict_memory(cell: Cell, built, row: dict) -> mem.MemoryStats | None:
+    """Peak memory of the cell on meta tensors (:func:`~pacabench.measure.memory.predict_peak`,
+    attention as the cell's device runs it), into ``peak_mem_predicted_mb`` and ``module_peak_bytes``.
+    On CPU it is what the live-tensor tracker measures, exactly; on CUDA the allocator's peak
+    (``peak_mem_mb``) adds its rounding, caching and library workspaces. None (columns empty) for a
+    target with an op that has no meta kernel."""
+    from pacabench.measure.flops import MODULE_DEPTH
+
+    try:
+        stats = mem.predict_peak(built, mode=cell.mode, kernels=cell.device)
+    except Exception:  # noqa: BLE001 - an op without a meta kernel: no prediction, the cell still runs
+        return None
+    row.update(mem.peak_columns(stats, MODULE_DEPTH))
+    return stats
 
 
 def _check_budgets(cell: Cell, row: dict, estimate: mem.MemoryStats | None,
@@ -155,14 +161,11 @@ def _fill_memory(row: dict, stats: mem.MemoryStats) -> None:
                peak_mem_net_mb=stats.peak_net_mb, mem_method=stats.method)
 
 
-def _run(cell: Cell, row: dict, meta_built) -> None:
-    """Predict the cell's memory and time, then measure it unless a budget says otherwise."""
+def _run(cell: Cell, row: dict, estimate: mem.MemoryStats | None) -> None:
+    """Check the cell's predicted memory and time against its budgets, then measure it unless a
+    budget says otherwise."""
     device = torch.device(cell.device)
     wants_memory, wants_latency = "memory" in cell.metrics, "latency" in cell.metrics
-    try:
-        estimate = _estimate_memory(cell, meta_built)
-    except Exception:  # an op without a meta kernel: no prediction, the cell still runs
-        estimate = None
     try:
         _check_budgets(cell, row, estimate, device)
     except _Skip:
@@ -237,8 +240,8 @@ def _is_oom(error: BaseException) -> bool:
 def measure_cell(cell: Cell, on_progress: Callable[[dict], None] | None = None) -> dict:
     """Measure ``cell`` in this process; every ROW_COLUMNS key is present (None = not measured).
 
-    ``on_progress`` gets the partial row once parameters and GMACs are known (status still None),
-    so a caller can keep them if the rest of the cell crashes.
+    ``on_progress`` gets the partial row once parameters, GMACs, bytes and the predicted peak memory
+    are known (status still None), so a caller can keep them if the rest of the cell crashes.
     """
     start = time.perf_counter()
     row = _identity_row(cell)
@@ -248,10 +251,12 @@ def measure_cell(cell: Cell, on_progress: Callable[[dict], None] | None = None) 
             _measure_built(cell, row, torch.device(cell.device), wants_memory=False, wants_latency=True)
         else:
             meta_built = _count(cell, row)
+            measures = {"memory", "latency"} & set(cell.metrics)
+            estimate = _predict_memory(cell, meta_built, row) if measures else None
             if on_progress is not None:
                 on_progress(dict(row))
-            if {"memory", "latency"} & set(cell.metrics):
-                _run(cell, row, meta_built)
+            if measures:
+                _run(cell, row, estimate)
         row.update(status="ok", message=None)
     except _Skip as skip:
         row.update(status=skip.status, message=str(skip))

@@ -13,6 +13,13 @@ Op classes: every counted op is a product of two tensors or a per-element conven
   activations (linear, convolutions of every kind) or weights times weights;
 - ``other``: what is counted by convention, not as a product (norms, pooling, upsampling).
 
+Bytes written, per op, split by the same classes and modules: what each op writes, its fresh outputs'
+storage (views write nothing; an in-place op writes the elements it returns). A product writes in its
+MACs' class (Q K^T's scores are mixing bytes; an SDPA kernel's output and logsumexp are mixing bytes);
+every op that is not a product (elementwise, softmax, masks, copies, concatenation, sort, norms) writes
+``other`` bytes, so an N^2-sized tensor made without a single multiply (a mask, a distance table) is
+seen: quadratic ``other`` bytes with no mixing MACs.
+
 "Depends on the input" is tracked, not guessed from op names: the tensors passed in are marked, and
 every op whose tensor arguments include a marked one marks its outputs (an in-place op returns the
 tensor it wrote to, so that is marked too). So a linear layer whose weight went through a cast, a gathered relative-position bias, or a
@@ -84,6 +91,7 @@ class CostCounter(FlopCounterMode):
             for parameter in module.parameters(recurse=False):
                 self._owners.setdefault(parameter, set()).add(f"{self._root}.{path}" if path else self._root)
         self._flops: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OP_CLASSES, 0))
+        self._bytes: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OP_CLASSES, 0))
         self.uncounted: set[str] = set()
 
     def __enter__(self):
@@ -97,25 +105,35 @@ class CostCounter(FlopCounterMode):
     def _count_flops(self, func_packet, out, args, kwargs):
         """Called by FlopCounterMode for every op it runs, with the op's arguments and output."""
         arguments = _tensors((args, kwargs))
+        outputs = _tensors(out)
         depends = any(self._depends(t) for t in arguments)
         if depends:
-            for tensor in _tensors(out):
+            for tensor in outputs:
                 self._dependent[tensor] = True
+        parents = set(self.mod_tracker.parents)
+        written = _bytes_written(func_packet, arguments, outputs, kwargs)
         if func_packet not in self.flop_registry:
             name = func_packet.__name__
-            if name not in _NOT_COMPUTE and not _is_view_op(func_packet) and _tensors(out):
+            if name not in _NOT_COMPUTE and not _is_view_op(func_packet) and outputs:
                 self.uncounted.add(func_packet._qualified_op_name)
             owners = set().union(*(self._owners.get(t, ()) for t in arguments)) if not depends else None
-            for tensor in _tensors(out) if owners else ():  # a weight transposed, cast or reshaped
+            for tensor in outputs if owners else ():  # a weight transposed, cast or reshaped
                 self._owners[tensor] = owners
+            self._add(self._bytes, parents, {"other": written})
             return out
         flops = self.flop_registry[func_packet](*args, **kwargs, out_val=out)
         split = self._classify(func_packet, args, flops)
-        for parent in set(self.mod_tracker.parents) | self._weight_owners(arguments):
-            record = self._flops[parent]
+        charged = parents | self._weight_owners(arguments)
+        self._add(self._flops, charged, split)
+        self._add(self._bytes, charged, {max(split, key=split.get): written})
+        return out
+
+    @staticmethod
+    def _add(records: dict[str, dict[str, int]], parents: set[str], split: dict[str, int]) -> None:
+        for parent in parents:
+            record = records[parent]
             for op_class, value in split.items():
                 record[op_class] += value
-        return out
 
     def _weight_owners(self, arguments) -> set[str]:
         """Modules whose weights an op uses without their forward running (``F.linear(x,
@@ -161,13 +179,35 @@ class CostCounter(FlopCounterMode):
     @property
     def module_macs(self) -> dict[str, dict[str, int]]:
         """Module path -> {class: MACs} for the root (``""``) and its submodules."""
+        return self._by_module(self._flops, _macs)
+
+    @property
+    def bytes_by_class(self) -> dict[str, int]:
+        """Every byte written in the block by class (the classes of the module docstring)."""
+        return dict(self._bytes["Global"]) if "Global" in self._bytes else dict.fromkeys(OP_CLASSES, 0)
+
+    @property
+    def module_bytes(self) -> dict[str, dict[str, int]]:
+        """Module path -> {class: bytes written} for the root (``""``) and its submodules."""
+        return self._by_module(self._bytes, dict)
+
+    def _by_module(self, records: dict[str, dict[str, int]], convert) -> dict[str, dict[str, int]]:
         out = {}
-        for name, flops in self._flops.items():
-            if name == self._root:
-                out[ROOT] = _macs(flops)
-            elif self._root is not None and name.startswith(self._root + "."):
-                out[name[len(self._root) + 1:]] = _macs(flops)
+        for name, values in records.items():
+            path = module_path(name, self._root)
+            if path is not None:
+                out[path] = convert(values)
         return out
+
+
+def module_path(name: str, root: str | None) -> str | None:
+    """A module tracker's name (``VitOperator.attn``: the root's class name, then the path) as the
+    path below the root (``attn``; ``""`` for the root); None outside it ("Global")."""
+    if name == root:
+        return ROOT
+    if root is not None and name.startswith(root + "."):
+        return name[len(root) + 1:]
+    return None
 
 
 def _macs(flops: dict[str, int]) -> dict[str, int]:
@@ -185,6 +225,24 @@ def _tensors(tree) -> list[torch.Tensor]:
     if isinstance(tree, dict):
         return [tensor for item in tree.values() for tensor in _tensors(item)]
     return []
+
+
+def _bytes_written(func_packet, arguments: list[torch.Tensor], outputs: list[torch.Tensor], kwargs) -> int:
+    """Bytes an op writes: the storage of each output that shares no argument's storage (a fresh
+    tensor), plus the elements of each output an in-place op returns (aten's naming: ``add_``,
+    ``copy_``, or an ``out=`` argument); views (``_unsafe_view`` included, whose schema does not say
+    so) write nothing."""
+    if not outputs:
+        return 0
+    shared = {id(t.untyped_storage()) for t in arguments}
+    fresh = {}
+    for t in outputs:
+        storage = t.untyped_storage()
+        if id(storage) not in shared:
+            fresh[id(storage)] = storage.nbytes()
+    in_place = sum(t.numel() * t.element_size() for t in outputs if id(t.untyped_storage()) in shared) \
+        if func_packet.__name__.endswith("_") or "out" in kwargs else 0
+    return sum(fresh.values()) + in_place
 
 
 @functools.cache

@@ -11,6 +11,7 @@ from typing import Mapping
 
 import torch
 
+from pacabench.measure.cost_counter import OP_CLASSES
 from pacabench.measure.flops import FlopCount, count_flops, count_params, params_by_part
 from pacabench.measure.torch_compat import OLDEST_TORCH, TESTED_TORCH, untested_torch
 
@@ -38,16 +39,19 @@ class TargetCount:
             "gmacs_backward": None if flops.backward_macs is None else flops.backward_macs / 1e9,
             "gmacs_fvcore": flops.gmacs_fvcore, "flops_method": flops.method, "flops_agree": flops.agree,
             "uncounted_ops": flops.uncounted_ops, "module_macs": flops.module_macs(),
+            "bytes_written": flops.bytes_written,
+            **{f"bytes_written_{c}": flops.bytes_by_class[c] for c in OP_CLASSES},
+            "module_bytes": flops.module_bytes(),
         }
 
 
-def count_built(built, *, crosscheck: bool = True, backward: bool = False,
+def count_built(built, *, crosscheck: bool = True, backward: bool = False, kernels: str = "cpu",
                 user_code: str | None = None) -> TargetCount:
     """Count a target built on the meta device (see :func:`count_flops` for the flags). ``user_code``:
     the label of user code (a ``py:`` target, a factory), whose failures on the meta device are one
     ``pacabench.targets.TargetError`` saying why."""
     try:
-        flops = count_flops(built.module, built.inputs, crosscheck=crosscheck, backward=backward)
+        flops = count_flops(built.module, built.inputs, crosscheck=crosscheck, backward=backward, kernels=kernels)
     except Exception as error:  # noqa: BLE001 - the user's forward may raise anything on meta
         _raise_if_too_large(error)
         if user_code is None:
@@ -77,8 +81,9 @@ def _check_agreement(flops: FlopCount) -> None:
 
 
 def count_target(kind: str, name: str, params: Mapping, height: int, width: int, batch: int = 1, *,
-                 crosscheck: bool = True, backward: bool = False) -> TargetCount:
-    """Build the target on the meta device and count it; raises ``pacabench.targets.TargetError`` for
+                 crosscheck: bool = True, backward: bool = False, kernels: str = "cpu") -> TargetCount:
+    """Build the target on the meta device and count it (attention as ``kernels``' device runs it);
+    raises ``pacabench.targets.TargetError`` for
     a target or size that cannot be built, or user code that cannot run on the meta device."""
     from pacabench import user_targets
     from pacabench.targets import build_target  # lazy: the measurement core must not need targets
@@ -89,7 +94,7 @@ def count_target(kind: str, name: str, params: Mapping, height: int, width: int,
         _raise_if_too_large(error)
         raise
     user_code = user_targets.PY_PREFIX + name if kind == user_targets.KIND else None
-    return count_built(built, crosscheck=crosscheck, backward=backward, user_code=user_code)
+    return count_built(built, crosscheck=crosscheck, backward=backward, kernels=kernels, user_code=user_code)
 
 
 def _raise_if_too_large(error: Exception) -> None:

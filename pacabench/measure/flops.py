@@ -12,6 +12,11 @@ Cross-check: fvcore's ``FlopCountAnalysis`` (JIT trace) with pacabench's handles
 but the per-element conventions): ``agree`` means they found exactly the same number of product
 MACs. fvcore's own total is kept as ``fvcore_macs``.
 
+The primary counter also counts the bytes each op writes, by the same classes and modules
+(:mod:`~pacabench.measure.cost_counter`). Attention runs as the kernel of ``kernels``' device
+(:class:`~pacabench.measure.attention_kernels.DeviceAttention`; CPU by default): its MACs are the
+same on every kernel, the bytes it writes are not (a fused kernel writes no N x N matrix).
+
 Both run on whatever device the module and inputs are on; on ``meta`` nothing is allocated or
 computed, so any resolution is counted in well under a second.
 """
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 import torch
 from fvcore.nn import FlopCountAnalysis
 
+from pacabench.measure.attention_kernels import DeviceAttention
 from pacabench.measure.cost_counter import OP_CLASSES, ROOT, CostCounter
 from pacabench.measure.flop_handles import FVCORE_HANDLES, FVCORE_NON_PRODUCT_OPS
 from pacabench.measure.meta_trace import MetaTraceMode
@@ -45,6 +51,12 @@ class FlopCount:
     method: str                                # e.g. "FlopCounterMode+pacabench/meta"
     uncounted_ops: list[str]                   # ops that compute but carry no count (elementwise, ...)
     backward_macs: int | None = None           # the backward pass as autograd runs it, if asked
+    bytes_by_class: dict[str, int] | None = None       # bytes the forward pass writes, by class
+    bytes_modules: dict[str, dict[str, int]] | None = None  # module path -> {class: bytes written}
+
+    @property
+    def bytes_written(self) -> int | None:
+        return None if self.bytes_by_class is None else sum(self.bytes_by_class.values())
 
     @property
     def gmacs(self) -> float:
@@ -60,8 +72,16 @@ class FlopCount:
     def module_macs(self, depth: int = MODULE_DEPTH) -> dict[str, list[int]]:
         """``{path: [mixing, dense, other]}`` for the modules down to ``depth`` that count any MAC,
         in the model's order."""
-        return {path: [macs[c] for c in OP_CLASSES] for path, macs in self.modules.items()
-                if path != ROOT and path.count(".") < depth and any(macs.values())}
+        return _listed(self.modules, depth)
+
+    def module_bytes(self, depth: int = MODULE_DEPTH) -> dict[str, list[int]]:
+        """``{path: [mixing, dense, other]}`` bytes written, as :meth:`module_macs`."""
+        return _listed(self.bytes_modules or {}, depth)
+
+
+def _listed(modules: dict[str, dict[str, int]], depth: int) -> dict[str, list[int]]:
+    return {path: [values[c] for c in OP_CLASSES] for path, values in modules.items()
+            if path != ROOT and path.count(".") < depth and any(values.values())}
 
 
 def count_params(module: torch.nn.Module) -> int:
@@ -110,20 +130,20 @@ def training(module: torch.nn.Module):
             m.training = mode
 
 
-def count_forward(module: torch.nn.Module, inputs: tuple) -> CostCounter:
+def count_forward(module: torch.nn.Module, inputs: tuple, kernels: str = "cpu") -> CostCounter:
     """One forward pass ``module(*inputs)`` under the primary counter (no autograd graph), in the
-    module's own mode."""
+    module's own mode, attention run as ``kernels``' device runs it."""
     counter = CostCounter(inputs, root=module)
-    with torch.no_grad(), _meta_mode(inputs), counter:
+    with torch.no_grad(), DeviceAttention(kernels), _meta_mode(inputs), counter:
         module(*inputs)
     return counter
 
 
-def count_backward(module: torch.nn.Module, inputs: tuple) -> int:
+def count_backward(module: torch.nn.Module, inputs: tuple, kernels: str = "cpu") -> int:
     """MACs of the backward pass of a training step as autograd runs it (module in train mode, loss
     = sum of the floating outputs; the loss itself costs no MACs). The forward pass is not counted."""
     try:
-        with training(module), _meta_mode(inputs):
+        with training(module), DeviceAttention(kernels), _meta_mode(inputs):
             with torch.enable_grad():
                 outputs = [t for t in _flat_tensors(module(*inputs)) if t.requires_grad]
             if not outputs:
@@ -146,7 +166,7 @@ def _flat_tensors(output) -> list[torch.Tensor]:
 
 def _with_containers(module: torch.nn.Module, modules: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     """``modules`` plus the modules whose forward never ran (a ``ModuleList`` of blocks, a block
-    whose parent calls its parts directly): each gets the sum of its children's MACs. In the
+    whose parent calls its parts directly): each gets the sum of its children's MACs (or bytes). In the
     model's own order (``named_modules``), root first."""
     out = dict(modules)
 
@@ -165,14 +185,15 @@ def _with_containers(module: torch.nn.Module, modules: dict[str, dict[str, int]]
 
 
 def count_flops(module: torch.nn.Module, inputs: tuple, *, crosscheck: bool = True,
-                backward: bool = False) -> FlopCount:
+                backward: bool = False, kernels: str = "cpu") -> FlopCount:
     """Count one forward pass of ``module(*inputs)`` (see the module docstring) in the module's own
     mode (built targets are in eval mode: inference); ``crosscheck`` also runs fvcore. ``backward``
     counts a training step: its forward in train mode (batch norm on batch statistics, training-only
-    heads, ``nn.MultiheadAttention``'s slow path) and its backward pass."""
+    heads, ``nn.MultiheadAttention``'s slow path) and its backward pass. ``kernels``: the device whose
+    attention kernels run."""
     device = next((t.device.type for t in inputs if isinstance(t, torch.Tensor)), "cpu")
     with training(module) if backward else contextlib.nullcontext():
-        counter = count_forward(module, inputs)
+        counter = count_forward(module, inputs, kernels)
         by_class = counter.by_class
         macs = sum(by_class.values())
         fvcore_macs = agree = None
@@ -187,5 +208,6 @@ def count_flops(module: torch.nn.Module, inputs: tuple, *, crosscheck: bool = Tr
         fvcore_macs=fvcore_macs,
         agree=bool(agree), method=f"FlopCounterMode+pacabench/{device}",
         uncounted_ops=sorted(counter.uncounted),
-        backward_macs=count_backward(module, inputs) if backward else None,
+        backward_macs=count_backward(module, inputs, kernels) if backward else None,
+        bytes_by_class=counter.bytes_by_class, bytes_modules=_with_containers(module, counter.module_bytes),
     )

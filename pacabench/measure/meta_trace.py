@@ -34,17 +34,30 @@ def _run_meta(func, args, kwargs):
         return func(*args, **kwargs)
     key = (func, _layout_key(args), _layout_key(tuple(sorted(kwargs.items()))))
     hit = _LAYOUTS.get(key)
+    if hit is _ALIASES:
+        return func(*args, **kwargs)
     if hit is None:
         out = func(*args, **kwargs)
         outs = out if isinstance(out, tuple) else (out,)
         if all(isinstance(t, torch.Tensor) for t in outs):  # backward ops may return None grads
             if len(_LAYOUTS) >= _MAX_LAYOUTS:
                 _LAYOUTS.clear()
-            _LAYOUTS[key] = (isinstance(out, tuple), [(t.shape, t.stride(), t.dtype) for t in outs])
+            _LAYOUTS[key] = _ALIASES if _aliases(args, outs) else (
+                isinstance(out, tuple), [(t.shape, t.stride(), t.dtype) for t in outs])
         return out
     is_tuple, layouts = hit
     outs = tuple(torch.empty_strided(shape, stride, dtype=dtype, device="meta") for shape, stride, dtype in layouts)
     return outs if is_tuple else outs[0]
+
+
+_ALIASES = object()
+"""Memo entry of an op whose output shares an argument's storage though its schema says it is
+fresh (``_unsafe_view``): it is always run, so storage-level counts (bytes written) see the alias."""
+
+
+def _aliases(args, outs) -> bool:
+    inputs = {id(a.untyped_storage()) for a in args if isinstance(a, torch.Tensor)}
+    return any(id(t.untyped_storage()) in inputs for t in outs)
 
 
 def _run_untraced(func, args, kwargs):
