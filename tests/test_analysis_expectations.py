@@ -3,14 +3,14 @@ analysis is computed once and read by everything."""
 import pandas as pd
 
 from pacabench.analysis import run_analysis
-from pacabench.analysis.expectations import ExpectationFailure, check_expectations
+from pacabench.analysis.expectations import ExpectationFailure, check_expectations, expectation_items
 from pacabench.analysis.results import label_rows
 from pacabench.analysis.scaling import scaling_table
 from synthetic_results import make_rows, write_run
 
 
-def _check(df: pd.DataFrame, expectations: dict, metric: str = "gmacs"):
-    return check_expectations(scaling_table(df), set(df["label"]), expectations, metric=metric)
+def _check(df: pd.DataFrame, expectations: dict):
+    return check_expectations(scaling_table(df), set(df["label"]), expectations)
 
 
 def test_met_expectations_give_no_failures(tmp_path):
@@ -34,15 +34,27 @@ def test_failures_list_label_expected_got_and_why():
 
 def test_inconclusive_fails_and_other_metrics_can_be_checked():
     df = label_rows(make_rows(operators=("paca",), resolutions=(224, 448), noise=0.0))
-    [failure] = _check(df, {"op:paca": "linear"}, metric="latency_ms_median")
-    assert (failure.metric, failure.got) == ("latency_ms_median", "inconclusive")
-    assert failure.why == ("inconclusive: 2 size(s) measured; fitting c0 + c1·N + c2·N² to noisy values needs 4")
+    [failure] = _check(df, {"op:paca": {"latency": "linear"}})
+    assert (failure.metric, failure.got) == ("latency", "inconclusive")
+    assert failure.why.startswith("inconclusive: latency at 2 size(s) spanning x4.0 in tokens; a verdict needs 5 "
+                                  "spanning x4 or more; the machine: 20.0 GMAC/s at 224 px")
+    assert str(failure).startswith("op:paca: expected linear scaling of latency, got inconclusive")
 
 
-def test_a_metric_the_run_did_not_measure_is_named():
+def test_memory_is_the_exact_prediction_where_a_run_has_it_else_the_measured_peak():
     df = label_rows(make_rows(operators=("paca",)).assign(peak_mem_mb=None))
-    [failure] = _check(df, {"op:paca": "linear"}, metric="peak_mem_mb")
-    assert (failure.got, failure.why) == ("no values", "no peak_mem_mb values in this run; was it measured?")
+    [failure] = _check(df, {"op:paca": {"memory": "linear"}})
+    assert (failure.got, failure.why) == ("no values", "no memory values in this run; was it measured?")
+    measured = label_rows(make_rows(operators=("vit",), noise=0.0))  # 20 MB + a quadratic term, measured
+    assert _check(measured, {"op:vit": {"memory": "quadratic"}}) == []
+    predicted = measured.assign(peak_mem_predicted_mb=20.0 + measured["tokens"] / 2**20)  # exact, linear
+    [failure] = _check(predicted, {"op:vit": {"memory": "quadratic"}})
+    assert (failure.metric, failure.got) == ("memory", "linear")
+
+
+def test_expectations_are_one_verdict_or_a_verdict_per_metric():
+    assert expectation_items({"a": "linear", "b": {"latency": "quadratic", "memory": "linear"}}) == [
+        ("a", "gmacs", "linear"), ("b", "latency", "quadratic"), ("b", "memory", "linear")]
 
 
 def test_a_run_is_loaded_and_fitted_once(tmp_path, monkeypatch):

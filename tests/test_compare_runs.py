@@ -60,10 +60,12 @@ def _with_bytes(df, device="cpu", factor=1):
 def test_bytes_written_and_the_predicted_peak_are_exact_on_the_same_device_only(tmp_path):
     base = planted(tmp_path, _with_bytes, "base")
     changed = planted(tmp_path, lambda df: _with_bytes(df, factor=2), "changed")
-    table, code = compare_runs(base, changed)
+    comparison = compare_runs(base, changed)
+    table, code = comparison.table, comparison.code
     assert code == 1 and set(table["metric"]) == {"bytes_written"} and set(table["status"]) == {"regression"}
     # the same cells counted for a CUDA device follow its attention kernels: not held to CPU's bytes
-    table, code = compare_runs(base, planted(tmp_path, lambda df: _with_bytes(df, "cuda", factor=2), "gpu"))
+    comparison = compare_runs(base, planted(tmp_path, lambda df: _with_bytes(df, "cuda", factor=2), "gpu"))
+    table, code = comparison.table, comparison.code
     assert code == 0 and "bytes_written" not in set(table["metric"])
 
 

@@ -28,7 +28,8 @@ def test_a_target_without_attention_is_linear_with_c2_zero(factory, what):
     result = api.cost_model(factory, resolutions=SIZES)
     assert result.verdict == "linear" and result.mixing_verdict == "linear" and result.c2 == 0.0
     rows = result.table.set_index("metric")
-    assert list(rows.index) == ["gmacs", "gmacs_mixing"] and (rows["c2"] == 0.0).all()
+    assert list(rows.index) == ["gmacs", "gmacs_mixing", "bytes_written", "peak_mem_predicted_mb"]
+    assert (rows["c2"] == 0.0).all()
     assert f"linear: {what} are 0 at all 4 sizes" in " ".join(rows["reason"])
     assert testing.assert_scaling(factory, "linear", resolutions=SIZES, metric="gmacs_mixing").c2 == 0.0
 

@@ -10,6 +10,8 @@ from torch import nn
 import pacabench.targets
 from pacabench.measure import cell as cell_module
 from pacabench.measure import memory as mem
+from pacabench.measure.budget import TimeHint
+from pacabench.measure.env import device_name
 from pacabench.measure.cell import Cell, measure_cell, run_isolated
 from pacabench.measure.schema import ROW_COLUMNS, STATUSES
 from pacabench.targets import Built
@@ -91,9 +93,11 @@ def test_flops_only_cell_counts_on_meta_and_times_nothing():
 
 
 def test_time_budget_skips_with_the_prediction():
-    row = measure_cell(Cell("model", "vit_small_patch16_224", {}, 2048, 2048, budget_seconds=1))
+    smaller = TimeHint(0.1, 4.6, 1.0, "extrapolated from the 224 px cell", device_name("cpu"))
+    row = measure_cell(Cell("model", "vit_small_patch16_224", {}, 2048, 2048, budget_seconds=1,
+                            time_hint=smaller))
     assert row["status"] == "skipped_budget"
-    assert row["message"].startswith("predicted ") and " s > budget 1 s (" in row["message"]
+    assert row["message"].startswith("predicted ") and " s > budget 1 s (extrapolated from the 224 px" in row["message"]
     assert row["gmacs"] > 1000 and row["latency_ms_median"] is None
 
 

@@ -24,7 +24,7 @@ TOO_LARGE = ("too large to count: a tensor of the forward pass would have more t
     (["flops", "op:vit", "-b", str(2 ** 62)], f"error: --resolution, --batch: {TOO_LARGE}"),
     (["scaling", "op:vit", "--resolutions", f"224,448,{10 ** 20}"],
      f"error: --resolutions: '{10 ** 20}' is more than a tensor dimension can be (2^63 - 1)"),
-    (["scaling", "op:vit", "--resolutions", "224,448,672,1048576"], f"error: --resolutions, --batch: {TOO_LARGE}"),
+    (["scaling", "op:vit", "--resolutions", "224,448,672,1073741824"], f"error: --resolutions, --batch: {TOO_LARGE}"),
 ])
 def test_sizes_and_batches_beyond_int64_are_one_line(args, start):
     result = CliRunner().invoke(app, args)

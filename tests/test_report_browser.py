@@ -55,7 +55,7 @@ def test_verdict_table_and_every_image_render(page, tmp_path):
     assert found, f"no check output from Chromium: {result.stderr[-500:]}"
     check = json.loads(found.group(1))
     expected_images = html.count("<img ")
-    assert expected_images == 5  # cost against tokens (4 metrics) and where the GMACs go
+    assert expected_images == 7  # against tokens: 4 metrics, time per token, GMAC/s; where the GMACs go
     assert check == {"images": expected_images, "decoded": expected_images, "visible": expected_images,
                      "table": True, "rows": 3}
 

@@ -49,7 +49,8 @@ def test_every_plot_is_embedded_as_a_valid_png(report):
     run, _, html = report
     sources = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     files = sorted(p.name for p in (run / "plots").glob("*.png"))
-    assert files == ["anatomy_operators.png", "gmacs_operators.png", "latency_ms_median_operators.png",
+    assert files == ["achieved_gmacs_per_s_operators.png", "anatomy_operators.png", "gmacs_operators.png",
+                     "latency_ms_median_operators.png", "latency_us_per_token_operators.png",
                      "peak_mem_mb_operators.png", "throughput_img_s_operators.png"]
     assert len(sources) == len(files) == html.count("<img ")
     assert all(base64.b64decode(s)[:8] == b"\x89PNG\r\n\x1a\n" for s in sources)

@@ -5,6 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pacabench.cli import app
+from pacabench.analysis.expectations import expectation_items
 from pacabench.runner.cells import expand_cells
 from pacabench.runner.suite import SuiteError, load_suite, parse_suite, row_label
 
@@ -34,18 +35,21 @@ def test_cell_counts_of_the_main_suites():
     smoke = load_suite(Path(__file__).parents[1] / "suites" / "ci_smoke.yaml")
     assert len(expand_cells(smoke)) == 5 * 4 + 2  # five operators at 4 sizes (a checked cost model), PaCa-Tiny at 2
     sweep = load_suite(Path(__file__).parents[1] / "suites" / "resolution_sweep.yaml")
-    largest = {}
-    for _, cell in expand_cells(sweep):
-        largest[cell.name] = max(largest.get(cell.name, 0), cell.height)
-    operators = {"paca", "swin", "pvt", "pvt_li", "vit"}
-    assert set(largest) >= operators and len(largest) == 10
-    assert all(size >= (2048 if name in operators else 1344) for name, size in largest.items())
-    assert sweep.expectations == {"op:paca": "linear", "op:swin": "linear", "op:pvt_li": "linear",
-                                  "op:vit": "quadratic", "op:pvt": "quadratic",
-                                  "op:paca (explicit)": "linear", "op:vit (explicit)": "quadratic",
-                                  "pacavit_tiny_p2cconv_100_0": "quadratic", "swin_tiny_patch4_window7_224": "linear",
-                                  "pvt_v2_b1": "quadratic", "deit_small_patch16_224": "quadratic",
-                                  "pacavit_small_p2cconv_100": "linear"}
+    sizes: dict[str, list[int]] = {}
+    for label, cell in expand_cells(sweep):
+        sizes.setdefault(label, []).append(cell.height)
+    assert len(sizes) == 12 and sweep.passes == 2
+    # every series has room for a latency verdict (5 sizes spanning 4x in tokens) well below its largest
+    assert all(len(s) >= 8 and (s[4] / s[0]) ** 2 >= 1.6 and (s[-1] / s[0]) ** 2 >= 8 for s in sizes.values())
+    gmacs = {label: verdict for label, metric, verdict in expectation_items(sweep.expectations) if metric == "gmacs"}
+    assert gmacs == {"op:paca": "linear", "op:swin": "linear", "op:pvt_li": "linear",
+                     "op:vit": "quadratic", "op:pvt": "quadratic",
+                     "op:paca (explicit)": "linear", "op:vit (explicit)": "quadratic",
+                     "pacavit_tiny_p2cconv_100_0": "quadratic", "swin_tiny_patch4_window7_224": "linear",
+                     "pvt_v2_b1": "quadratic", "deit_small_patch16_224": "quadratic",
+                     "pacavit_small_p2cconv_100": "linear"}
+    latency = {label for label, metric, _ in expectation_items(sweep.expectations) if metric == "latency"}
+    assert {"op:vit", "op:vit (explicit)", "op:pvt", "deit_small_patch16_224", "op:paca", "op:swin"} <= latency
 
 
 def test_a_target_may_set_its_own_layout_and_compile():

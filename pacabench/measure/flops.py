@@ -134,16 +134,24 @@ def count_forward(module: torch.nn.Module, inputs: tuple, kernels: str = "cpu") 
     """One forward pass ``module(*inputs)`` under the primary counter (no autograd graph), in the
     module's own mode, attention run as ``kernels``' device runs it."""
     counter = CostCounter(inputs, root=module)
-    with torch.no_grad(), DeviceAttention(kernels), _meta_mode(inputs), counter:
+    with torch.no_grad(), _device_attention(inputs, kernels), _meta_mode(inputs), counter:
         module(*inputs)
     return counter
+
+
+def _device_attention(inputs: tuple, kernels: str):
+    """On meta tensors, attention runs as ``kernels``' device would run it (:class:`DeviceAttention`);
+    real tensors already run their device's kernels, and their fused fast paths
+    (``nn.MultiheadAttention`` in eval), which any active function mode would turn off."""
+    on_meta = any(isinstance(t, torch.Tensor) and t.is_meta for t in inputs)
+    return DeviceAttention(kernels) if on_meta else contextlib.nullcontext()
 
 
 def count_backward(module: torch.nn.Module, inputs: tuple, kernels: str = "cpu") -> int:
     """MACs of the backward pass of a training step as autograd runs it (module in train mode, loss
     = sum of the floating outputs; the loss itself costs no MACs). The forward pass is not counted."""
     try:
-        with training(module), DeviceAttention(kernels), _meta_mode(inputs):
+        with training(module), _device_attention(inputs, kernels), _meta_mode(inputs):
             with torch.enable_grad():
                 outputs = [t for t in _flat_tensors(module(*inputs)) if t.requires_grad]
             if not outputs:
