@@ -160,5 +160,6 @@ def _print_table(comparison, tolerance: float) -> None:
         typer.echo(f"no differences: counts equal, {timings}")
         return
     shown = table.assign(change=[f"{c:+.1%}" if c == c and c is not None else "" for c in table["change"]])
-    shown = shown.astype(object).fillna("").map(lambda v: printable(v) if isinstance(v, str) else v)
+    shown = shown.astype(object).fillna("").apply(  # column by column: DataFrame.map is pandas >= 2.1
+        lambda column: column.map(lambda v: printable(v) if isinstance(v, str) else v))
     typer.echo(shown.to_string(index=False))

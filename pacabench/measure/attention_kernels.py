@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend
 from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import _disable_current_modes
+
+from pacabench.measure.torch_compat import disable_current_modes, fused_sdp_choice, gqa
 
 aten = torch.ops.aten
 MATH, FLASH, EFFICIENT = SDPBackend.MATH.value, SDPBackend.FLASH_ATTENTION.value, SDPBackend.EFFICIENT_ATTENTION.value
@@ -44,10 +45,10 @@ def _stand_in(t: torch.Tensor | None) -> torch.Tensor | None:
 def cpu_backend(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False) -> int:
     """The CPU's choice (an ``SDPBackend`` value) for these shapes, asked of torch itself. The
     stand-ins are made outside every dispatch mode: trackers and counters must not see them."""
-    with _disable_current_modes():
+    with disable_current_modes():
         args = [_stand_in(t) for t in (q, k, v, attn_mask)]
-        return int(torch._fused_sdp_choice(*args[:3], attn_mask=args[3], dropout_p=dropout_p, is_causal=is_causal,
-                                           scale=scale, enable_gqa=enable_gqa))
+        return int(fused_sdp_choice(*args[:3], attn_mask=args[3], dropout_p=dropout_p, is_causal=is_causal,
+                                    scale=scale, **gqa(enable_gqa)))
 
 
 def cuda_backend(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False) -> int:
@@ -97,11 +98,11 @@ def run_attention(device_type: str, q, k, v, attn_mask=None, dropout_p=0.0, is_c
     elif device_type == "cpu" and not real:
         choice = cpu_backend(q, k, v, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     elif device_type in ("cpu", "cuda"):
-        choice = int(torch._fused_sdp_choice(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p,
-                                             is_causal=is_causal, scale=scale, enable_gqa=enable_gqa))
+        choice = int(fused_sdp_choice(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p,
+                                      is_causal=is_causal, scale=scale, **gqa(enable_gqa)))
     else:  # a device whose kernels are not modelled: the composite as it is
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p,
-                                              is_causal=is_causal, scale=scale, enable_gqa=enable_gqa)
+                                              is_causal=is_causal, scale=scale, **gqa(enable_gqa))
     mask = _additive_mask(attn_mask, q.dtype)
     if choice == FLASH and device_type == "cpu":
         return aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, dropout_p, is_causal, attn_mask=mask,
@@ -119,7 +120,7 @@ def run_attention(device_type: str, q, k, v, attn_mask=None, dropout_p=0.0, is_c
                                                                 t.requires_grad for t in (q, k, v)),
                                                             dropout_p, is_causal, scale=scale)[0]
     return aten._scaled_dot_product_attention_math(q, k, v, mask, dropout_p, is_causal, None, scale=scale,
-                                                   enable_gqa=enable_gqa)[0]
+                                                   **gqa(enable_gqa))[0]
 
 
 class DeviceAttention(TorchFunctionMode):

@@ -29,6 +29,22 @@ TESTED_TORCH = "2.14"
 """Newest torch CI tests: a newer one is flagged in env.json and the report, and a disagreement of the
 FLOP counters on it is an error row."""
 
+# Dispatch modes switched off while CPU stand-ins ask SDPA's kernel selection (2.4 to 2.15).
+from torch.utils._python_dispatch import _disable_current_modes as disable_current_modes  # noqa: F401,E402
+
+# SDPA's own kernel selection, asked of CPU stand-ins (2.4 to 2.15).
+fused_sdp_choice = torch._fused_sdp_choice
+
+
+_HAS_GQA = "enable_gqa" in str(torch.ops.aten._scaled_dot_product_attention_math.default._schema)
+
+
+def gqa(enable_gqa: bool) -> dict:
+    """``enable_gqa=...`` for SDPA, its selection and its math kernel: the argument exists from torch 2.5
+    (read from the kernel's schema); 2.4 has no grouped-query attention, so there it is left out."""
+    return {"enable_gqa": enable_gqa} if _HAS_GQA else {}
+
+
 # JIT tracer internals :mod:`pacabench.measure.meta_trace` uses to record a node by hand (2.4 to 2.15).
 tracing_state = torch._C._get_tracing_state
 value_trace = torch._C._get_value_trace
