@@ -25,9 +25,9 @@ def missing_cuda(suite: Suite) -> bool:
 def expand_cells(suite: Suite) -> list[tuple[str, Cell]]:
     """(label, cell) pairs in sweep order: target by target, sizes ascending within a target."""
     devices = list(dict.fromkeys(resolve_device(d) for d in suite.devices))
-    budget = suite.budget
     out: list[tuple[str, Cell]] = []
     for entry in suite.targets:
+        budget = entry.budget or suite.budget
         kind, name, params = entry.spec
         sizes = sorted(suite.sizes_for(entry), key=lambda hw: (hw[0] * hw[1], hw))
         for (h, w), batch, dtype, mode, dev in itertools.product(

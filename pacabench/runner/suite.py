@@ -137,6 +137,13 @@ PREFIXES = {"model": "", "operator": "op:", "python": "py:"}
 """Target kinds (suite keys) and the prefix of their specs elsewhere (``op:vit``, ``py:mod:make``)."""
 
 
+class Budget(_Strict):
+    """Per-cell limits: a cell predicted to exceed them is counted (FLOPs, params) but not timed."""
+
+    seconds: PositiveFloat | None = None
+    memory_mb: PositiveFloat | None = None
+
+
 class TargetEntry(_Strict):
     """One thing to sweep: a backbone (``model:``), a single attention operator (``operator:``), or a
     module from the user's own code (``python: <module>:<callable>``, see pacabench.user_targets)."""
@@ -149,6 +156,7 @@ class TargetEntry(_Strict):
     resolutions: list[ResolutionItem] | None = Field(default=None, max_length=MAX_SIZES)
     channels_last: bool | None = None  # None: the suite's setting
     compile: bool | None = None        # None: the suite's setting
+    budget: Budget | None = None       # None: the suite's (a slow target may need a larger one)
 
     @field_validator("model", "operator", "python")
     @classmethod
@@ -190,13 +198,6 @@ class TargetEntry(_Strict):
         """Label in results and expectations: explicit ``label``, else name / ``op:<name>``."""
         _, name, _ = self.spec
         return self.label or default_label(self.kind, name)
-
-
-class Budget(_Strict):
-    """Per-cell limits: a cell predicted to exceed them is counted (FLOPs, params) but not timed."""
-
-    seconds: PositiveFloat | None = None
-    memory_mb: PositiveFloat | None = None
 
 
 class Suite(_Strict):
@@ -347,7 +348,7 @@ class RunSuite(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
-    expectations: dict[str, Expectation] = Field(default_factory=dict)
+    expectations: dict[str, Expectation | dict[ExpectedMetric, Expectation]] = Field(default_factory=dict)
     warmup: Annotated[int, Field(ge=0)] | None = None
     repeats: PositiveInt | None = None
     min_time_s: Annotated[float, Field(ge=0)] | None = None
@@ -503,8 +504,10 @@ def _field_path(loc: tuple) -> str:
 
 def _schema_at(loc: tuple) -> type[BaseModel]:
     """The schema whose keys apply at ``loc`` (for 'unknown key' hints)."""
-    nested = {"targets": TargetEntry, "budget": Budget}
-    return nested.get(loc[0], Suite) if loc else Suite
+    keys = [part for part in loc if isinstance(part, str) and not part.startswith(("function-", "list[", "tuple["))]
+    if keys and keys[-1] == "budget":
+        return Budget
+    return TargetEntry if keys and keys[0] == "targets" else Suite
 
 
 def _format_error(err: dict) -> str:
