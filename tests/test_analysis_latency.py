@@ -57,7 +57,7 @@ FLOORS = {
     ("linear", 0.05): (0.95, 0.02), ("linear", 0.20): (0.93, 0.02),
     ("linear with a cache step", 0.05): (0.95, 0.03), ("linear with a cache step", 0.20): (0.70, 0.04),
     ("N² dominates (90%)", 0.05): (0.95, 0.02), ("N² dominates (90%)", 0.10): (0.93, 0.03),
-    ("N² dominates (90%)", 0.20): (0.75, 0.08),
+    ("N² dominates (90%)", 0.20): (0.70, 0.12),
     ("hidden N² term, 30%", 0.05): (0.20, 0.35),
 }
 

@@ -87,6 +87,19 @@ def test_failed_expectations_are_shown_and_exit_1(tmp_path):
     assert 'id="expectation-failures"' in html and "&#10007; failed" in html
 
 
+def test_expectations_per_metric_are_read_from_the_run_and_each_is_checked(tmp_path):
+    rows = make_rows(operators=("paca", "vit"), resolutions=(224, 448, 896, 1344, 2048), oom=(), noise=0.0)
+    run = write_run(tmp_path / "run", rows, expectations={
+        "op:paca": {"gmacs": "linear", "latency": "linear"},
+        "op:vit": {"gmacs": "quadratic", "latency": "quadratic", "memory": "linear"}})
+    result = CliRunner().invoke(app, ["report", str(run)])
+    assert result.exit_code == 1  # the synthetic ViT's measured memory grows with its MACs: quadratic
+    assert "expectation failed: op:vit: expected linear scaling of memory, got quadratic" in result.output
+    assert result.output.count("expectation failed") == 1
+    html = (run / "report.html").read_text()
+    assert "gmacs linear, latency linear" in html and "gmacs quadratic, latency quadratic, memory linear" in html
+
+
 def test_report_of_a_folder_without_results_exits_2(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2

@@ -202,3 +202,18 @@ def test_validate_command_reports_and_exits_2(tmp_path, text, expected):
     assert f"{good}: ok (1 targets, 1 cells)" in result.stdout
     assert f"error: {bad}: " in result.stderr and expected in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_target_may_set_its_own_budget_and_a_bad_one_names_its_keys():
+    suite = parse_suite(MINIMAL + "  - {operator: vit, budget: {seconds: 30}}\nbudget: {seconds: 8}\n")
+    assert [(c.name, c.budget_seconds) for _, c in expand_cells(suite)] == [("paca", 8.0), ("vit", 30.0)]
+    assert problems(MINIMAL + "  - {operator: vit, budget: {secs: 30}}\n") == [
+        "<suite>: targets[1].budget.secs: unknown key; allowed keys here: seconds, memory_mb"]
+    assert problems(MINIMAL + "passes: 0\n") == ["<suite>: passes: Input should be greater than or equal to 1 (got 0)"]
+
+
+def test_expectations_name_a_metric_or_are_one_line():
+    suite = parse_suite(MINIMAL + "expectations: {op:paca: {gmacs: linear, latency: linear}}\n")
+    assert suite.expectations == {"op:paca": {"gmacs": "linear", "latency": "linear"}}
+    [problem] = problems(MINIMAL + "expectations: {op:paca: {speed: linear}}\n")
+    assert problem.startswith("<suite>: expectations.op:paca")

@@ -19,6 +19,7 @@ token and per token^2.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -108,19 +109,20 @@ def fit_counts(tokens, counts, relative_precision: float = 0.0) -> CostModel | N
                      exact=exact, max_residual=largest, precision=relative_precision)
 
 
-_SUBSETS = [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
+def _subsets(columns: int) -> list[tuple[int, ...]]:
+    return [subset for size in range(1, columns + 1) for subset in itertools.combinations(range(columns), size)]
 
 
 def nnls_columns(design: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Non-negative least squares of every column of ``targets`` (K x B) on ``design`` (K x 3) at
-    once: with three coefficients the solution is the best feasible least-squares fit over the
-    column subsets (the optimum is the unconstrained fit on its own positive coefficients). Each
+    """Non-negative least squares of every column of ``targets`` (K x B) on ``design`` (K x C, a few
+    columns) at once: with so few coefficients the solution is the best feasible least-squares fit
+    over the column subsets (the optimum is the unconstrained fit on its own positive coefficients). Each
     subset's fit and residual come from the Gram matrix and ``design.T @ targets`` alone."""
     gram, cross = design.T @ design, design.T @ targets
     energy = (targets ** 2).sum(axis=0)
     best = energy                                          # all coefficients zero
     coefficients = np.zeros((design.shape[1], targets.shape[1]))
-    for subset in _SUBSETS:
+    for subset in _subsets(design.shape[1]):
         solution = np.linalg.pinv(gram[np.ix_(subset, subset)]) @ cross[list(subset)]
         residual = energy - (solution * cross[list(subset)]).sum(axis=0)
         better = (solution >= 0).all(axis=0) & (residual < best)

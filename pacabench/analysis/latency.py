@@ -75,8 +75,10 @@ class LatencyReading:
 
 
 def _columns(n: np.ndarray, third: np.ndarray) -> np.ndarray:
-    """Design columns a/N, b, third, scaled to [0, 1] so the Gram matrix is well conditioned."""
-    return np.stack([n.min() / n, np.ones_like(n), third], axis=1)
+    """Design columns a/N (either sign: a fixed overhead that small sizes pay per token, or small sizes
+    that run faster, in a cache), b, and the shape's own column, scaled to [0, 1] so the Gram matrix is
+    well conditioned."""
+    return np.stack([n.min() / n, -n.min() / n, np.ones_like(n), third], axis=1)
 
 
 def _fit(n: np.ndarray, u: np.ndarray, third: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
@@ -92,7 +94,7 @@ def _fit(n: np.ndarray, u: np.ndarray, third: np.ndarray) -> tuple[np.ndarray, f
 def _growth(n: np.ndarray, u: np.ndarray) -> tuple[float, float]:
     """(growth's share of the time at the largest size, RMS relative residual)."""
     fitted, residual, coefficients = _fit(n, u, n / n.max())
-    share = coefficients[2] / fitted[-1] if fitted[-1] > 0 else 0.0
+    share = coefficients[-1] / fitted[-1] if fitted[-1] > 0 else 0.0
     return float(share), residual
 
 
@@ -102,7 +104,7 @@ def _best_step(n: np.ndarray, u: np.ndarray) -> tuple[Step | None, float]:
     for j in range(2, n.size - 1):
         fitted, residual, coefficients = _fit(n, u, (np.arange(n.size) >= j).astype(float))
         if residual < best_residual:
-            factor = fitted[j] / (fitted[j] - coefficients[2]) if coefficients[2] > 0 else 1.0
+            factor = fitted[j] / (fitted[j] - coefficients[-1]) if coefficients[-1] > 0 else 1.0
             best, best_residual = Step(int(n[j - 1]), int(n[j]), float(factor)), residual
     return best, float(best_residual)
 
@@ -118,7 +120,7 @@ def _without(n: np.ndarray, u: np.ndarray, i: int) -> tuple[float, float]:
     if step is not None and stepped < residual:
         _, residual, coefficients = _fit(nk, uk, (nk >= step.at).astype(float))
         third = float(n[i] >= step.at)
-    return residual, float(coefficients @ np.array([nk.min() / n[i], 1.0, third]))
+    return residual, float(coefficients @ np.array([nk.min() / n[i], -nk.min() / n[i], 1.0, third]))
 
 
 def _burst(n: np.ndarray, u: np.ndarray) -> int | None:

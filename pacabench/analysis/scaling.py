@@ -43,7 +43,7 @@ from scipy import stats
 
 from pacabench.analysis.anatomy import QUADRATIC_SLOPE, carriers_text
 from pacabench.analysis.cost_model import MIN_SIZES, CostModel, fit_counts, fit_measured, per_token_slope
-from pacabench.analysis.latency import read_latency
+from pacabench.analysis.latency import GROWTH_SHARE, read_latency
 from pacabench.analysis.results import metric_rows, resolution_text
 
 COUNT_METRICS = ("gmacs", "gmacs_mixing", "bytes_written", "peak_mem_predicted_mb")
@@ -315,9 +315,9 @@ def token_stride(part: pd.DataFrame) -> float:
     return float(np.median(np.sqrt(part["resolution_h"] * part["resolution_w"] / part["tokens"])))
 
 
-def series_scaling(part: pd.DataFrame, metric: str, counted: dict[str, str] | None = None) -> Scaling:
+def series_scaling(part: pd.DataFrame, metric: str, counted: dict[str, Scaling] | None = None) -> Scaling:
     """The verdict for one series' rows with a value of ``metric``, sorted by tokens; ``counted``: the
-    series' verdicts on its exact counts so far (metric -> verdict), which a measured verdict is read
+    series' verdicts on its exact counts so far (metric -> Scaling), which a measured verdict is read
     against."""
     stride = token_stride(part)
     counted = counted or {}
@@ -326,7 +326,8 @@ def series_scaling(part: pd.DataFrame, metric: str, counted: dict[str, str] | No
     if metric == "latency_ms_median":
         return latency_scaling(part, counted)
     result = measured_scaling(part, metric, stride)
-    note = _against_counts(result.verdict, counted.get("gmacs"), metric)
+    gmacs = counted.get("gmacs")
+    note = _against_counts(result.verdict, gmacs.verdict if gmacs else None, metric)
     return Scaling(result.verdict, result.reason + note, result.model, result.method) if note else result
 
 
@@ -344,44 +345,59 @@ def _rates(part: pd.DataFrame, column: str, unit: float) -> pd.Series | None:
     return part[column].astype(float) * unit / (part["latency_ms_median"].astype(float) / 1e3)
 
 
-def latency_scaling(part: pd.DataFrame, counted: dict[str, str]) -> Scaling:
+def _work_share(counted: dict[str, Scaling], tokens: float) -> tuple[float, str] | None:
+    """The largest share of its count that an N² term carries at ``tokens``, over the exact work
+    counts (MACs, bytes written), and which count it is; None without an exact count."""
+    shares = []
+    for metric in ("gmacs", "bytes_written"):
+        result = counted.get(metric)
+        if result is None or result.model is None or result.verdict == "inconclusive":
+            continue
+        model = result.model
+        total = model.predict(tokens)
+        square = model.c2 * tokens * tokens if result.verdict == "quadratic" else 0.0
+        shares.append((square / total if total > 0 else 0.0, NOUNS[metric]))
+    return max(shares) if shares else None
+
+
+def latency_scaling(part: pd.DataFrame, counted: dict[str, Scaling]) -> Scaling:
     """Latency read against the work (:mod:`~pacabench.analysis.latency`): does time per token keep
-    growing, and what share of its change is the machine's (the achieved GMAC/s and bytes/s)?"""
+    growing, and is that the work (an N² term of the exact counts) or the machine (the achieved
+    GMAC/s falls while the work per token does not grow)?
+
+    Time that keeps growing while the counted work has no N² term worth 10% of it at the largest size
+    timed is linear work on a machine that slows down: ``linear``, with the factor. Time that keeps
+    growing with an N² term in the work confirms it: ``quadratic``. Time that does not grow is
+    ``linear`` whatever the counts (it does not show their N² term at these sizes)."""
     reading = read_latency(part["tokens"], part["latency_ms_median"])
     resolutions = [resolution_text(h, w) for h, w in zip(part["resolution_h"], part["resolution_w"])]
     gmacs_s, bytes_s = _rates(part, "gmacs", 1.0), _rates(part, "bytes_written", 1e-9)
+    change = float(gmacs_s.iloc[-1] / gmacs_s.iloc[0]) if gmacs_s is not None else np.nan
     machine = {"achieved_gmacs_per_s": json.dumps(dict(zip(resolutions, gmacs_s.round(3).tolist())))
-               if gmacs_s is not None else "",
-               "achieved_change": float(gmacs_s.iloc[-1] / gmacs_s.iloc[0]) if gmacs_s is not None else np.nan,
+               if gmacs_s is not None else "", "achieved_change": change,
                "latency_step": (f"x{reading.step.factor:.2f} between {reading.step.before:,} and "
                                 f"{reading.step.at:,} tokens") if reading.step else ""}
-    sentence = f"{reading.verdict}: {reading.why}"
+    rates = ""
     if gmacs_s is not None and len(part) > 1:
-        sentence += (f"; the machine: {gmacs_s.iloc[0]:.1f} GMAC/s at {resolutions[0]}, {gmacs_s.iloc[-1]:.1f} at "
-                     f"{resolutions[-1]} (x{machine['achieved_change']:.2f})")
+        rates = (f"; the machine: {gmacs_s.iloc[0]:.1f} GMAC/s at {resolutions[0]}, {gmacs_s.iloc[-1]:.1f} at "
+                 f"{resolutions[-1]} (x{change:.2f})")
         if bytes_s is not None:
-            sentence += f", {bytes_s.iloc[0]:.2f} GB/s written then {bytes_s.iloc[-1]:.2f}"
-    sentence += _work_reading(reading.verdict, counted, machine["achieved_change"])
-    return Scaling(reading.verdict, sentence, None, "per-token growth vs step", machine=machine)
-
-
-def _work_reading(verdict: str, counted: dict[str, str], change: float) -> str:
-    """What the latency verdict says about the counts: confirmed, or which count misses what."""
-    macs, written = counted.get("gmacs"), counted.get("bytes_written")
-    if verdict == "inconclusive" or macs is None:
-        return ""
-    if verdict == macs == "quadratic":
-        return "; it confirms the N² term of the counts"
-    if verdict == "linear" and macs == "linear":
-        return "; it confirms the linear counts"
-    if verdict == "linear":
-        return ("; the time does not show the counts' N² term at these sizes (too small a share of the work, "
-                "or fixed costs that larger sizes amortise)" if macs == "quadratic" else "")
-    if written == "quadratic":
-        return ("; MACs are linear but bytes written are quadratic: an N²-sized tensor made without "
-                "multiplies (a mask, a table, a sort) carries the growth")
-    return (f"; MACs{' and bytes' if written == 'linear' else ''} are linear: linear work on a machine "
-            f"that slows down (achieved GMAC/s x{change:.2f} from the smallest size to the largest)")
+            rates += f", {bytes_s.iloc[0]:.2f} GB/s written then {bytes_s.iloc[-1]:.2f}"
+    verdict, why = reading.verdict, reading.why
+    work = _work_share(counted, float(part["tokens"].max())) if reading.growth_share is not None else None
+    if work is not None and verdict != "linear":
+        share, what = work
+        if share < GROWTH_SHARE:
+            verdict, why = "linear", (f"linear work on a machine that slows down: the N² term of the exact counts "
+                                      f"carries {share:.1%} of the {what} at {resolutions[-1]}, so the time's own "
+                                      f"growth is the machine's (achieved GMAC/s x{change:.2f}); time: {why}")
+        elif verdict == "quadratic":
+            why += f"; it confirms the N² term of the counts ({share:.0%} of the {what} at {resolutions[-1]})"
+    elif work is not None and work[0] >= GROWTH_SHARE:
+        why += (f"; the time does not show the counts' N² term ({work[0]:.0%} of the {work[1]} at "
+                f"{resolutions[-1]}) at these sizes")
+    return Scaling(verdict, f"{verdict}: {why}{rates}", None, "time per token, read against the counts",
+                   machine=machine)
 
 
 def _row(series: str, first: pd.Series, metric: str, part: pd.DataFrame, result: Scaling) -> dict:
@@ -432,7 +448,7 @@ def scaling_table(df: pd.DataFrame, metrics=SCALING_METRICS) -> pd.DataFrame:
     """One row per (series, metric) of a labelled results frame (:data:`TABLE_COLUMNS`). Metrics
     without a single value in the run (not measured) get no rows."""
     out = []
-    counted: dict[str, dict[str, str]] = {}  # series -> count metric -> verdict, read by measured metrics
+    counted: dict[str, dict[str, Scaling]] = {}  # series -> count metric -> its verdict, for measured metrics
     firsts = df.drop_duplicates("series").set_index("series", drop=False)
     for metric in metrics:
         rows = metric_rows(df, metric) if metric in df.columns else df.iloc[0:0]
@@ -447,6 +463,6 @@ def scaling_table(df: pd.DataFrame, metrics=SCALING_METRICS) -> pd.DataFrame:
             else:
                 result = series_scaling(part, metric, counted.get(series))
             if result.model is not None and result.method.startswith(("exact", "not a polynomial")):
-                counted.setdefault(series, {})[metric] = result.verdict
+                counted.setdefault(series, {})[metric] = result
             out.append(_row(series, first, metric, part, result))
     return pd.DataFrame(out, columns=list(TABLE_COLUMNS))
