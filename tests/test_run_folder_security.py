@@ -139,7 +139,7 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     (BOMB, "more than 100000 values once YAML aliases are expanded"),
     ("- a\n- b\n", "expected a mapping with at least `name:` and `targets:`, got list"),
     ("name: [1, 2]\n", "name: Input should be a valid string"),
-    ("name: x\nexpectations: {op:paca: cubic}\n", "expectations.op:paca: Input should be 'linear' or 'quadratic'"),
+    ("name: x\nexpectations: {op:paca: cubic}\n", "expectations: op:paca: 'cubic' is no verdict; write linear or quadratic"),
 ])
 def test_report_reads_the_folders_suite_with_the_suite_bounds_and_types(run, suite, problem):
     (run / "suite.yaml").write_text(suite)

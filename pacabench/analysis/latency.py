@@ -75,10 +75,9 @@ class LatencyReading:
 
 
 def _columns(n: np.ndarray, third: np.ndarray) -> np.ndarray:
-    """Design columns a/N (either sign: a fixed overhead that small sizes pay per token, or small sizes
-    that run faster, in a cache), b, and the shape's own column, scaled to [0, 1] so the Gram matrix is
-    well conditioned."""
-    return np.stack([n.min() / n, -n.min() / n, np.ones_like(n), third], axis=1)
+    """Design columns a/N (a fixed overhead that small sizes pay per token), b, and the shape's own
+    column, scaled to [0, 1] so the Gram matrix is well conditioned."""
+    return np.stack([n.min() / n, np.ones_like(n), third], axis=1)
 
 
 def _fit(n: np.ndarray, u: np.ndarray, third: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
@@ -120,7 +119,7 @@ def _without(n: np.ndarray, u: np.ndarray, i: int) -> tuple[float, float]:
     if step is not None and stepped < residual:
         _, residual, coefficients = _fit(nk, uk, (nk >= step.at).astype(float))
         third = float(n[i] >= step.at)
-    return residual, float(coefficients @ np.array([nk.min() / n[i], -nk.min() / n[i], 1.0, third]))
+    return residual, float(coefficients @ np.array([nk.min() / n[i], 1.0, third]))
 
 
 def _burst(n: np.ndarray, u: np.ndarray) -> int | None:

@@ -45,6 +45,26 @@ Device = Literal["auto", "cpu", "cuda"]
 Metric = Literal["flops", "params", "memory", "latency"]
 Expectation = Literal["linear", "quadratic"]
 ExpectedMetric = Literal["gmacs", "mixing", "bytes", "memory", "latency"]
+VERDICTS, EXPECTED_METRICS = Expectation.__args__, ExpectedMetric.__args__
+
+
+def _expectations(value):
+    """One line per bad expectation (not one per branch of the union it could have been)."""
+    if not isinstance(value, dict):
+        return value
+    for label, expected in value.items():
+        pairs = expected.items() if isinstance(expected, dict) else [(None, expected)]
+        for metric, verdict in pairs:
+            where = f"{label}" + (f".{metric}" if metric is not None else "")
+            if metric is not None and metric not in EXPECTED_METRICS:
+                raise ValueError(f"{where}: {metric!r} is no metric; expect one of {', '.join(EXPECTED_METRICS)}")
+            if verdict not in VERDICTS:
+                raise ValueError(f"{where}: {verdict!r} is no verdict; write linear or quadratic, or per metric "
+                                 f"{{gmacs: linear, latency: linear, ...}}")
+    return value
+
+
+Expectations = Annotated[dict[str, Expectation | dict[ExpectedMetric, Expectation]], BeforeValidator(_expectations)]
 
 
 class SuiteError(Exception):
@@ -230,7 +250,7 @@ class Suite(_Strict):
     min_time_s: Annotated[float, Field(ge=0)] = 0.5
     timeout_s: PositiveFloat = 600
     budget: Budget = Field(default_factory=Budget)
-    expectations: dict[str, Expectation | dict[ExpectedMetric, Expectation]] = Field(default_factory=dict)
+    expectations: Expectations = Field(default_factory=dict)
     baseline: str | None = None
     _source_text: str | None = PrivateAttr(default=None)
     _source: str | None = PrivateAttr(default=None)
@@ -348,7 +368,7 @@ class RunSuite(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
-    expectations: dict[str, Expectation | dict[ExpectedMetric, Expectation]] = Field(default_factory=dict)
+    expectations: Expectations = Field(default_factory=dict)
     warmup: Annotated[int, Field(ge=0)] | None = None
     repeats: PositiveInt | None = None
     min_time_s: Annotated[float, Field(ge=0)] | None = None
@@ -495,7 +515,7 @@ def _field_path(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif str(part).startswith(("function-", "list[", "tuple[", "constrained-")):
+        elif str(part).startswith(("function-", "list[", "tuple[", "constrained-", "literal[", "dict[")):
             continue  # pydantic's internal validator names
         else:
             out += f".{part}" if out else str(part)
