@@ -10,21 +10,23 @@ from linear work on a machine that slowed down once. This module reads time per 
 - **a step that levels off**: ``u = a/N + b + d*[N >= N_s]``: time per token jumps once between two
   sizes (at least two sizes on each side) and stays there.
 
-Both are fitted by non-negative least squares on relative errors. The verdict:
+Both are fitted by non-negative least squares on relative errors, to the same points: one cell that
+a load burst slowed down (:func:`_burst`) is left out of both. The verdict on the time alone:
 
 - ``quadratic`` when growth carries at least :data:`GROWTH_SHARE` of the time at the largest size,
-  fits clearly better than any step (its relative residual at most :data:`CLEARLY_BETTER` of the
-  step's), and still does without the largest size (one slow cell at the end is not growth);
+  is more than noise (an F test against a flat time per token), fits clearly better than any step
+  (its squared relative residual at most :data:`CLEARLY_BETTER` of the step's), and is still
+  significant without the largest size (one slow cell at the end is not growth);
 - ``linear`` when growth carries less than that share or is no more than noise (an F test against a
   flat time per token), or when a step that levels off fits clearly better (the step is named: where,
   and by how much);
 - ``inconclusive`` with the reason: fewer than :data:`MIN_SIZES` sizes or a span under
   :data:`MIN_SPAN` x in tokens, or growth and a step that explain the data about equally well.
 
-Beside the verdict, the machine's share: the achieved GMAC/s (and bytes/s) at each size, and their
-change from the smallest to the largest size. How often each verdict is right on simulated data with
-known truth (cache steps, hidden N^2 terms of 10% and 30%, 5-20% noise, load bursts) is measured in
-``tests/test_analysis_latency.py`` and written in the README.
+:func:`pacabench.analysis.scaling.latency_scaling` then reads that against the exact counts (growth
+over linear work is the machine's) and adds the achieved GMAC/s. How often each verdict of the time
+alone is right on simulated data with known truth (cache steps, hidden N^2 terms of 10% and 30%,
+5-20% noise, load bursts) is measured by ``tests/simulated_latency.py`` and written in the README.
 """
 from __future__ import annotations
 
