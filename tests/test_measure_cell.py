@@ -23,7 +23,7 @@ CONTRACT_COLUMNS = (
     "bytes_written bytes_written_mixing bytes_written_dense bytes_written_other module_bytes "
     "peak_mem_mb peak_mem_reserved_mb peak_mem_net_mb mem_method peak_mem_predicted_mb module_peak_bytes "
     "latency_ms_median latency_ms_p10 latency_ms_p90 latency_samples throughput_img_s "
-    "throughput_tok_s mfu latency_passes_ms load_avg_1m cpu_steal_pct matmul_gflops_before "
+    "throughput_tok_s mfu latency_passes_ms cpu_threads load_avg_1m cpu_steal_pct matmul_gflops_before "
     "matmul_gflops_after elapsed_s").split()
 
 FAST = dict(warmup=1, min_repeats=2, min_time_s=0.0)

@@ -178,3 +178,48 @@ def test_one_pass_writes_no_passes_file(tmp_path):
     sweep(tmp_path, Timed(), text=SUITE.replace("metrics: [flops, params]\n", ""))
     assert not (tmp_path / "passes.csv").exists()
     assert {r["latency_passes_ms"] for r in read_rows(tmp_path)} == {""}  # the cell's own list, none here
+
+
+class Threaded(Counting):
+    """Records the threads each cell (and each pass) arrives with, and writes them to its row."""
+
+    def __call__(self, cell):
+        row = super().__call__(cell)
+        row.update(latency_ms_median=10.0, tokens=cell.height, cpu_threads=cell.threads)
+        self.ran[-1] = (cell.timing_pass, cell.threads)
+        return row
+
+
+def test_every_cpu_cell_times_with_the_cores_left_idle_at_the_start_and_a_resume_keeps_them(tmp_path, monkeypatch):
+    from pacabench.measure.load import CpuThreads
+    from pacabench.runner import sweep as sweep_module
+
+    asked = []
+    monkeypatch.setattr(sweep_module, "free_cores", lambda: asked.append(1) or CpuThreads(1, "0.9 of 2 CPUs idle"))
+    run = Threaded(interrupt_after=6)
+    sweep(tmp_path, run, text=PASSES)  # pass 1, then two cells of pass 2
+    assert asked == [1] and run.ran == [(1, 1)] * 4 + [(2, 1)] * 2
+    env = json.loads((tmp_path / "env.json").read_text())
+    assert (env["cpu_threads"], env["cpu_threads_why"]) == (1, "0.9 of 2 CPUs idle")
+    assert {r["cpu_threads"] for r in read_rows(tmp_path)} == {"1"}
+    # resumed on a machine that is now idle: the missing passes time as the cells before them did
+    monkeypatch.setattr(sweep_module, "free_cores", lambda: CpuThreads(2, "2.0 of 2 CPUs idle"))
+    rest = Threaded()
+    sweep(tmp_path, rest, resume=True, text=PASSES)
+    assert rest.ran == [(2, 1)] * 2 + [(3, 1)] * 4
+    resumed = json.loads((tmp_path / "env.json").read_text())["resumed"][0]
+    assert (resumed["cpu_threads"], resumed["cpu_threads_why"]) == (1, "as the cells timed before this resume")
+
+
+def test_a_suite_may_fix_the_threads_and_an_untimed_suite_never_measures_the_load(tmp_path, monkeypatch):
+    from pacabench.runner import sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "free_cores", lambda: pytest.fail("the load was measured"))
+    run = Threaded()
+    sweep(tmp_path / "fixed", run, text=PASSES + "threads: 3\n")
+    assert set(run.ran) == {(1, 3), (2, 3), (3, 3)}
+    assert json.loads((tmp_path / "fixed" / "env.json").read_text())["cpu_threads_why"] == "the suite's `threads`"
+    untimed = Threaded()
+    sweep(tmp_path / "counts", untimed)  # metrics: [flops, params]
+    assert set(untimed.ran) == {(1, None)}
+    assert "cpu_threads" not in json.loads((tmp_path / "counts" / "env.json").read_text())

@@ -213,6 +213,15 @@ def test_a_target_may_set_its_own_budget_and_a_bad_one_names_its_keys():
     assert passes.endswith(": passes: Input should be greater than or equal to 1 (got 0)")
 
 
+@pytest.mark.parametrize("value", ["0", "many", "true", "2.5"])
+def test_threads_are_auto_or_a_whole_number_in_one_line(value):
+    assert parse_suite(MINIMAL + "threads: 3\n").threads == 3 and parse_suite(MINIMAL).threads == "auto"
+    [problem] = problems(MINIMAL + f"threads: {value}\n")
+    shown = {"many": "'many'", "true": "True"}.get(value, value)
+    assert problem.endswith(f": threads: {shown} is no thread count; write auto (the cores other work leaves "
+                            f"idle) or a whole number >= 1")
+
+
 def test_expectations_name_a_metric_or_are_one_line():
     suite = parse_suite(MINIMAL + "expectations: {op:paca: {gmacs: linear, latency: linear}}\n")
     assert suite.expectations == {"op:paca": {"gmacs": "linear", "latency": "linear"}}

@@ -8,6 +8,7 @@ real, measure peak memory, time it and fill every column of :data:`~pacabench.me
 OOM costs one row, and no allocator peak leaks from one cell into the next. The child never outlives
 the sweep that started it, nor (by more than a few seconds) its time limit.
 """
+import contextlib
 import functools
 import hashlib
 import json
@@ -62,6 +63,9 @@ class Cell:
     # Which timing pass this is: 1 measures everything; later passes (the suite's ``passes``) only
     # time the cell again, later in the sweep, so one burst of load does not bend one size.
     timing_pass: int = field(default=1, compare=False)
+    # CPU threads to run with (None: torch's default): a sweep times with the cores other work left
+    # free (pacabench.measure.load.free_cores), the same for every cell of a run; not part of the key.
+    threads: int | None = field(default=None, compare=False)
 
     @property
     def params_json(self) -> str:
@@ -70,9 +74,9 @@ class Cell:
     @property
     def key(self) -> str:
         """Stable id for --resume: readable prefix, then a hash of every field that defines the cell
-        (not ``time_hint`` nor ``timing_pass``: every pass measures the same cell)."""
+        (not ``time_hint``, ``timing_pass`` nor ``threads``: every pass measures the same cell)."""
         fields = asdict(self)
-        del fields["time_hint"], fields["timing_pass"]
+        del fields["time_hint"], fields["timing_pass"], fields["threads"]
         digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
         return (f"{self.name}@{self.height}x{self.width}-b{self.batch}-{self.dtype}-{self.device}-"
                 f"{self.mode}-{digest}")
@@ -222,7 +226,7 @@ def _measure_built(cell: Cell, row: dict, device: torch.device, *, wants_memory:
                    throughput_img_s=img_s, throughput_tok_s=tok_s,
                    mfu=mfu(row["gmacs"], cell.mode, timing.median_ms, row["device_name"], cell.dtype))
     if load is not None:
-        row.update(load_avg_1m=load.load_avg_1m, cpu_steal_pct=load.cpu_steal_pct,
+        row.update(cpu_threads=torch.get_num_threads(), load_avg_1m=load.load_avg_1m, cpu_steal_pct=load.cpu_steal_pct,
                    matmul_gflops_before=load.matmul_gflops_before,
                    matmul_gflops_after=load.matmul_gflops_after)
 
@@ -237,6 +241,18 @@ def _is_oom(error: BaseException) -> bool:
         isinstance(error, RuntimeError) and any(text in str(error) for text in _OOM_MESSAGES))
 
 
+@contextlib.contextmanager
+def _threads(threads: int | None):
+    """torch's CPU threads set to ``threads`` (None: left alone) while the block runs."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def measure_cell(cell: Cell, on_progress: Callable[[dict], None] | None = None) -> dict:
     """Measure ``cell`` in this process; every ROW_COLUMNS key is present (None = not measured).
 
@@ -248,7 +264,8 @@ def measure_cell(cell: Cell, on_progress: Callable[[dict], None] | None = None) 
     try:
         row["device_name"] = device_name(cell.device)
         if cell.timing_pass > 1:  # a later pass: the first one counted, predicted and measured the rest
-            _measure_built(cell, row, torch.device(cell.device), wants_memory=False, wants_latency=True)
+            with _threads(cell.threads):
+                _measure_built(cell, row, torch.device(cell.device), wants_memory=False, wants_latency=True)
         else:
             meta_built = _count(cell, row)
             measures = {"memory", "latency"} & set(cell.metrics)
@@ -256,7 +273,8 @@ def measure_cell(cell: Cell, on_progress: Callable[[dict], None] | None = None) 
             if on_progress is not None:
                 on_progress(dict(row))
             if measures:
-                _run(cell, row, estimate)
+                with _threads(cell.threads):
+                    _run(cell, row, estimate)
         row.update(status="ok", message=None)
     except _Skip as skip:
         row.update(status=skip.status, message=str(skip))

@@ -4,9 +4,15 @@ Recorded with every timed cell so a reader (and the report) can tell a slow size
 machine: the 1-minute load average against the cores, the share of CPU time the hypervisor stole
 (``/proc/stat``'s ``steal``, where the kernel reports it), and the device's float32 matmul rate just
 before and just after the timed steps (a short probe: a rate that drops between the two saw load).
+
+:func:`free_cores` says how many of this process's CPUs other work leaves idle, so a sweep times its
+cells with that many threads: a thread that shares its core with another process makes every
+parallel region wait for it, which slows small sizes far more than large ones and bends the growth
+of time with size (the latency verdict) as no load on free cores does.
 """
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -55,6 +61,54 @@ def _cpu_times() -> tuple[int, int] | None:
         return None
     values = [int(v) for v in fields[1:]]
     return sum(values[:8]), values[7]
+
+
+@dataclass(frozen=True)
+class CpuThreads:
+    """The CPU threads a run's cells time with, and why that many."""
+
+    threads: int
+    why: str
+
+    def describe(self) -> str:
+        return f"{self.threads} thread{'s' * (self.threads != 1)} ({self.why})"
+
+
+# Idle CPU time that still counts as a whole free core: a core that daemons touch now and then
+# (1.8 idle of 2 is 2 threads), not one that another process holds a third of the time.
+_SPARE = 0.2
+
+
+def _cpu_idle_jiffies(cpus: set[int]) -> dict[int, tuple[int, int]]:
+    """(total, idle + iowait) jiffies per CPU in ``cpus``, from /proc/stat; empty where unreadable."""
+    try:
+        with open("/proc/stat") as f:
+            lines = [line.split() for line in f if line.startswith("cpu") and line[3:4].isdigit()]
+    except OSError:
+        return {}
+    out = {}
+    for fields in lines:
+        cpu, values = int(fields[0][3:]), [int(v) for v in fields[1:9]]
+        if cpu in cpus and len(values) == 8:
+            out[cpu] = (sum(values), values[3] + values[4])
+    return out
+
+
+def free_cores(window_s: float = 0.5, most: int | None = None) -> CpuThreads:
+    """The CPU time that other work left idle over ``window_s`` (this process sleeps meanwhile), in
+    cores, as the number of threads to time with: at least 1, at most ``most`` (default torch's
+    thread count). Summed over CPUs, so a busy process that moves between cores counts once. Where
+    /proc/stat cannot be read every allowed CPU counts as idle."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    most = min(most or torch.get_num_threads(), len(allowed))
+    before = _cpu_idle_jiffies(allowed)
+    time.sleep(window_s)
+    after = _cpu_idle_jiffies(allowed)
+    shares = [(after[c][1] - before[c][1]) / (after[c][0] - before[c][0])
+              for c in before if c in after and after[c][0] > before[c][0]]
+    idle = sum(shares) if shares else float(len(allowed))
+    return CpuThreads(max(1, min(math.floor(idle + _SPARE), most)),
+                      f"{idle:.1f} of {len(allowed)} CPUs idle when the run started")
 
 
 def _load_average() -> float | None:

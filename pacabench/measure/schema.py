@@ -31,8 +31,8 @@ ROW_COLUMNS = (
     "peak_mem_mb", "peak_mem_reserved_mb", "peak_mem_net_mb", "mem_method",
     "peak_mem_predicted_mb", "module_peak_bytes",
     "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "latency_samples",
-    "throughput_img_s", "throughput_tok_s", "mfu", "latency_passes_ms", "load_avg_1m", "cpu_steal_pct",
-    "matmul_gflops_before", "matmul_gflops_after", "elapsed_s",
+    "throughput_img_s", "throughput_tok_s", "mfu", "latency_passes_ms", "cpu_threads", "load_avg_1m",
+    "cpu_steal_pct", "matmul_gflops_before", "matmul_gflops_after", "elapsed_s",
 )
 
 # The type of every column that is not plain text, checked wherever results are read back
@@ -75,6 +75,7 @@ COLUMN_TYPES = {
     "throughput_tok_s": "float",
     "mfu": "float",
     "latency_passes_ms": "json_list",
+    "cpu_threads": "int",
     "load_avg_1m": "float",
     "cpu_steal_pct": "float",
     "matmul_gflops_before": "float",

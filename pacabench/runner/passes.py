@@ -22,7 +22,7 @@ from pacabench.measure.timing import throughput
 
 PASSES_NAME = "passes.csv"
 PASS_COLUMNS = ("cell_key", "pass", "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "latency_samples",
-                "load_avg_1m", "cpu_steal_pct", "matmul_gflops_before", "matmul_gflops_after")
+                "cpu_threads", "load_avg_1m", "cpu_steal_pct", "matmul_gflops_before", "matmul_gflops_after")
 _FLOATS = PASS_COLUMNS[2:]
 
 

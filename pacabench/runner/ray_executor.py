@@ -3,7 +3,7 @@
 Each task runs the cell through :func:`pacabench.measure.cell.run_isolated`, so on the node it keeps
 the local executor's guarantees (own process, time limit, fresh allocator peak). Resources: a CUDA
 cell asks for one whole GPU (``num_gpus=1``), so no two timed cells share a GPU; a CPU cell asks for
-``cpus_per_cell`` CPUs (Ray also sets ``OMP_NUM_THREADS`` to that). CPU cells that run side by side
+``cpus_per_cell`` CPUs and times with that many threads (whatever the driver's machine has idle). CPU cells that run side by side
 on one node share its memory bandwidth: give them the whole node (``cpus_per_cell`` = cores per node)
 when latency matters more than turnaround.
 
@@ -13,6 +13,7 @@ mixes devices. A task that fails or is lost (worker crash, node gone) becomes an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 
 from pacabench.measure.cell import Cell, failed_row, run_isolated
 from pacabench.runner.executor import ExecutorError
@@ -51,7 +52,7 @@ class RayExecutor:
     def _submit(self, cell: Cell):
         if cell.device == "cuda":
             return self._task.options(num_gpus=1, num_cpus=1).remote(cell)
-        return self._task.options(num_cpus=self._cpus_per_cell).remote(cell)
+        return self._task.options(num_cpus=self._cpus_per_cell).remote(replace(cell, threads=self._cpus_per_cell))
 
     def map(self, cells: Sequence[Cell]) -> Iterator[dict]:
         pending = {self._submit(cell): cell for cell in cells}

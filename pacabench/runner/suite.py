@@ -67,6 +67,17 @@ def _expectations(value):
 Expectations = Annotated[dict[str, Expectation | dict[ExpectedMetric, Expectation]], BeforeValidator(_expectations)]
 
 
+def _threads(value):
+    """``auto`` or a whole number of threads >= 1, refused in one line (not one per branch)."""
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ValueError(f"{value!r} is no thread count; write auto (the cores other work leaves idle) or a "
+                     f"whole number >= 1")
+
+
+Threads = Annotated[Literal["auto"] | PositiveInt, BeforeValidator(_threads)]
+
+
 class SuiteError(Exception):
     """A suite that cannot be used; ``problems`` holds one line per problem."""
 
@@ -225,7 +236,9 @@ class Suite(_Strict):
 
     ``repeats`` / ``min_time_s`` / ``warmup`` drive timing (at least ``repeats`` timed runs and at
     least ``min_time_s`` seconds), ``passes`` how often each timed cell is timed, spread over the
-    sweep (the median across passes is its latency: :mod:`pacabench.runner.passes`); ``timeout_s`` kills a cell's process; ``budget`` skips timing cells
+    sweep (the median across passes is its latency: :mod:`pacabench.runner.passes`); ``threads`` the
+    CPU threads every cell runs with (``auto``: the cores other work leaves idle when the run starts,
+    kept on resume); ``timeout_s`` kills a cell's process; ``budget`` skips timing cells
     predicted to exceed it; ``expectations`` (label -> linear | quadratic on GMACs, or label -> {metric:
     verdict} for gmacs, mixing, bytes, memory, latency) are checked after
     the run; ``baseline`` names a results folder or CSV to compare a run with (``pacabench compare``).
@@ -247,6 +260,7 @@ class Suite(_Strict):
     warmup: Annotated[int, Field(ge=0)] = 2
     repeats: PositiveInt = 5
     passes: Annotated[int, Field(ge=1, le=MAX_PASSES)] = 1
+    threads: Threads = "auto"
     min_time_s: Annotated[float, Field(ge=0)] = 0.5
     timeout_s: PositiveFloat = 600
     budget: Budget = Field(default_factory=Budget)

@@ -24,9 +24,12 @@ rows so far stay, results.parquet is written, and the summary says which signal 
 
 Time budgets: each cell is handed, when the executor asks for it, a ``time_hint`` to predict its time
 with (:mod:`pacabench.measure.budget`): the seconds per GMAC measured in the cells of its series done
-so far (also those of a resumed run), or for the first cell of a series on CPU the CPU's matmul rate,
-measured here once per sweep (CUDA is never initialised here: CUDA cells measure their own rate). An
-executor that takes all cells at once (Ray) gets only the device-rate hints.
+so far (also those of a resumed run); the first cell of a series has none and is always timed. An
+executor that takes all cells at once (Ray) gets no hints.
+
+Threads: every CPU cell of a run times with the same number of threads, the cores other work leaves
+idle when the run starts (:func:`pacabench.measure.load.free_cores`; a suite's ``threads`` fixes it,
+a resume keeps the earlier cells'), written to each row (``cpu_threads``) and to env.json.
 """
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ from pathlib import Path
 
 from pacabench.measure.budget import Observed, observed, series_hint
 from pacabench.measure.cell import Cell
+from pacabench.measure.load import CpuThreads, free_cores
 from pacabench.measure.schema import ROW_COLUMNS
 from pacabench.messages import printable
 from pacabench.runner import lock
@@ -132,7 +136,13 @@ def _sweep(suite: Suite, out_dir: Path, executor: Executor, *, resume: bool, pro
             _set_aside(out_dir / SET_ASIDE_NAME, others)
         _replace_rows(csv_path, done_rows)
         replace_text(out_dir / SUITE_NAME, suite.to_yaml())
-        _write_env(out_dir / ENV_NAME, suite, command, resumed=resume)
+    threads = _cpu_threads(suite, labelled, done_rows)
+    if threads is not None:
+        labelled = [(label, replace(cell, threads=threads.threads) if cell.device == "cpu" else cell)
+                    for label, cell in labelled]
+        cell_of = {cell.key: cell for _, cell in labelled}
+    with _writing(out_dir):
+        _write_env(out_dir / ENV_NAME, suite, command, resumed=resume, threads=threads)
     done_keys = {row["cell_key"] for row in done_rows}
     todo = [cell for _, cell in labelled if cell.key not in done_keys]
     hints = _TimeHints()
@@ -144,6 +154,8 @@ def _sweep(suite: Suite, out_dir: Path, executor: Executor, *, resume: bool, pro
     passes_path = out_dir / PASSES_NAME
     timed = read_passes(passes_path) if resume else defaultdict(dict)
     reporter = _Progress(len(todo), label_of, enabled=progress)
+    if threads is not None and todo:
+        reporter.note(f"timing on CPU with {threads.describe()}")
     resume_hint = f"the rows written so far are kept: make room, then pacabench run --resume {out_dir}"
     try:
         with ExitStack() as files, reporter, _sigterm_stops():
@@ -261,6 +273,21 @@ def _sigterm_stops() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _cpu_threads(suite: Suite, labelled: list[tuple[str, Cell]], done_rows: list[dict]) -> CpuThreads | None:
+    """The threads every CPU cell of the run times with (None: no CPU cell is timed): the suite's number, else
+    those of a resumed run's timed rows (a series keeps one thread count), else the cores other work
+    leaves idle now."""
+    if not any(cell.device == "cpu" and "latency" in cell.metrics for _, cell in labelled):
+        return None
+    if suite.threads != "auto":
+        return CpuThreads(suite.threads, "the suite's `threads`")
+    earlier = Counter(int(float(row["cpu_threads"])) for row in done_rows
+                      if row.get("device") == "cpu" and row.get("cpu_threads") not in (None, ""))
+    if earlier:
+        return CpuThreads(earlier.most_common(1)[0][0], "as the cells timed before this resume")
+    return free_cores()
+
+
 def _unique(labelled: list[tuple[str, Cell]]) -> list[tuple[str, Cell]]:
     """Drop repeated cells (two entries asking for the same measurement); the first label wins."""
     seen: dict[str, tuple[str, Cell]] = {}
@@ -320,13 +347,16 @@ def _csv_values(row: dict) -> dict:
             for k, v in row.items()}
 
 
-def _write_env(path: Path, suite: Suite, command: str, resumed: bool) -> None:
+def _write_env(path: Path, suite: Suite, command: str, resumed: bool, threads: CpuThreads | None) -> None:
     """A fresh env.json, or on resume the earlier one with this invocation added; an earlier one
-    that cannot be read back is captured again, saying so."""
+    that cannot be read back is captured again, saying so. Each invocation says which CPU threads
+    its cells timed with, and why."""
     from pacabench.measure.env import capture_env
 
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     invocation = {"time": now, "command": command}
+    if threads is not None:
+        invocation.update(cpu_threads=threads.threads, cpu_threads_why=threads.why)
     env = _read_env(path) if resumed else None
     if env is not None:
         env.setdefault("resumed", []).append(invocation)
@@ -378,6 +408,11 @@ class _Progress:
     def __exit__(self, *exc) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+    def note(self, text: str) -> None:
+        """A line about the whole run, before its cells."""
+        if self._enabled:
+            (self._bar.console if self._bar is not None else self._console).print(printable(text), highlight=False, markup=False)
 
     def more(self, cells: Sequence[Cell], what: str) -> None:
         """``cells`` more to run (a later timing pass), shown as ``what``."""
