@@ -5,12 +5,14 @@
 What must hold in both runs (issue 22): every series of ``resolution_sweep`` has latency at 5 or more
 sizes spanning at least 4x in tokens and a peak memory (measured, or the exact prediction) at every
 size; every expectation of the suite (GMACs, latency, memory) is met; the two runs give the same
-latency verdict for every series; the loaded run takes at most 10 minutes. The busy process is a
+latency verdict for every series; the loaded run takes at most 10 minutes. Each run times with the
+cores the busy process leaves idle (env.json says how many and why). The busy process is a
 bounded Python loop started and stopped here (it also ends by itself after 20 minutes). Each run's
 verdict table is printed, for the README and the notes.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -59,7 +61,8 @@ def test_sweep_quiet_and_under_load(benchmark, tmp_path):
 
     quiet_s, loaded_s = benchmark.pedantic(both, rounds=1, iterations=1)
     quiet, loaded = _checked(tmp_path / "quiet"), _checked(tmp_path / "loaded")
-    print(f"\nquiet: {quiet_s:.0f} s; one core busy: {loaded_s:.0f} s")
+    threads = {run: json.loads((tmp_path / run / "env.json").read_text())["cpu_threads_why"] for run in ("quiet", "loaded")}
+    print(f"\nquiet: {quiet_s:.0f} s ({threads['quiet']}); one core busy: {loaded_s:.0f} s ({threads['loaded']})")
     print(pd.concat({"quiet": quiet["verdict"], "loaded": loaded["verdict"],
                      "step (quiet)": quiet["latency_step"], "step (loaded)": loaded["latency_step"]}, axis=1)
           .to_string())

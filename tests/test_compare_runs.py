@@ -99,6 +99,20 @@ def test_other_device_timings_are_not_compared(tmp_path, baseline):
     assert table["note"].iloc[0] == "different device: cpu / Synthetic CPU vs cpu / Other CPU"
 
 
+def test_cpu_latency_timed_with_other_threads_is_not_compared(tmp_path):
+    def threads(n):
+        def change(df):
+            df["cpu_threads"] = n
+            df["latency_ms_median"] *= 3 if n == 1 else 1  # one thread of two: three times slower
+        return change
+    base, run = planted(tmp_path, threads(2), "base"), planted(tmp_path, threads(1))
+    result = compare_runs(base, run)
+    assert result.code == 0 and set(result.table["status"]) == {"not-compared"}
+    assert set(result.table["metric"]) == {"latency_ms_median"}  # the peak memory is held to the tolerance
+    assert result.table["note"].iloc[0] == "timed with 2 vs 1 CPU threads (other work held cores in one run)"
+    assert compare_runs(base, planted(tmp_path, threads(2), "same")).table.empty
+
+
 def test_ok_cell_that_now_errors_is_a_regression(tmp_path, baseline):
     run = planted(tmp_path, lambda df: df.__setitem__("status", df["status"].where(~at(df, "pvt", 224), "error")))
     result = compare_runs(baseline, run)

@@ -121,3 +121,28 @@ def test_zoo_rows_at_224_get_the_measured_vs_released_chart(tmp_path, monkeypatc
     assert (run / "plots" / "zoo_measured_vs_released.png").exists()
     zoo = html[html.index('<section id="zoo"'):html.index('<section id="results"')]
     assert "pacavit_convmixer_small_100" in zoo and "+0.11" in zoo and "~0.1 G" in zoo
+
+
+LOADED_START = {"cpu_count": 2, "cpu_threads": 1, "cpu_threads_why": "0.9 of 2 CPUs idle when the run started"}
+
+
+@pytest.mark.parametrize("env, probes, expected", [
+    (LOADED_START, (100.0, 95.0), "Other work held CPU time when the run started (0.9 of 2 CPUs idle when the run "
+                                  "started), so every CPU cell timed with 1 of 2 threads, on the cores it left free."),
+    ({**LOADED_START, "cpu_threads": 2}, (100.0, 95.0), None),
+    ({**LOADED_START, "cpu_threads_why": "the suite's `threads`"}, (100.0, 95.0), None),  # chosen, not load
+    ({**LOADED_START, "cpu_threads": "1"}, (100.0, 95.0), None),  # a run folder is data: a bad value is no claim
+    ({"cpu_count": 2}, (100.0, 60.0), "1 of 2 timed cells ran while the device's matmul rate was below 70% of the "
+                                      "best this run saw (60 against 100 GFLOP/s) or the 1-minute load average was "
+                                      "above the 2 cores (up to 1.0)."),
+])
+def test_the_report_says_when_a_run_was_measured_under_load(env, probes, expected):
+    from pacabench.report.html import load_note
+
+    df = pd.DataFrame({"matmul_gflops_before": probes, "matmul_gflops_after": probes, "load_avg_1m": [1.0, 1.0]})
+    note = load_note(df, env)
+    if expected is None:
+        assert note == ""
+    else:
+        assert note == expected + (" Latency verdicts read time per token and name steps, so they hold under load; "
+                                   "absolute times and rates do not.")

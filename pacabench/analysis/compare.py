@@ -11,7 +11,8 @@ elsewhere. (When one side holds the same cell on several devices, ``device`` joi
   is deliberately updated. A count the baseline does not have is not compared, nor bytes and the
   predicted peak of a run on another device (they follow its attention kernel).
 - ``latency_ms_median`` and ``peak_mem_mb`` are compared only when both rows are ``ok`` and ran on
-  the same ``device`` and ``device_name``; more than ``tolerance`` above the baseline is a
+  the same ``device`` and ``device_name`` (CPU latency also with the same ``cpu_threads``, where both
+  rows say); more than ``tolerance`` above the baseline is a
   regression, more than ``tolerance`` below is reported as an improvement. When the baseline has a
   value that cannot be compared, the row is listed as not compared, with the reason (a baseline
   without timings, such as a committed baseline of counts, is silently not compared).
@@ -55,7 +56,8 @@ TOLERANT_METRICS = ("latency_ms_median", "peak_mem_mb")
 # Columns a baseline keeps empty: they depend on the machine or vary run to run.
 MACHINE_COLUMNS = ("device_name", "message", "peak_mem_mb", "peak_mem_reserved_mb", "peak_mem_net_mb",
                    "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "latency_samples",
-                   "throughput_img_s", "throughput_tok_s", "mfu", "elapsed_s")
+                   "throughput_img_s", "throughput_tok_s", "mfu", "latency_passes_ms", "cpu_threads",
+                   "load_avg_1m", "cpu_steal_pct", "matmul_gflops_before", "matmul_gflops_after", "elapsed_s")
 DIFF_COLUMNS = ("cell", "metric", "baseline", "run", "change", "status", "note")
 REL_EPS = 1e-9
 
@@ -181,7 +183,7 @@ def _tolerant_diffs(cell: str, row, tolerance: float) -> tuple[list[dict], int]:
         base, run = _number(row[f"{metric}_base"]), _number(row[f"{metric}_run"])
         if np.isnan(base) or row["status_base"] != "ok":
             continue  # nothing to hold the run to (a baseline of counts keeps no timings)
-        reason = "not measured in the run" if np.isnan(run) else _not_comparable(row)
+        reason = "not measured in the run" if np.isnan(run) else _not_comparable(row, metric)
         if reason is not None:
             out.append(_diff(cell, metric, base, run, "not-compared", reason))
             continue
@@ -197,13 +199,16 @@ def _tolerant_diffs(cell: str, row, tolerance: float) -> tuple[list[dict], int]:
     return out, compared
 
 
-def _not_comparable(row) -> str | None:
+def _not_comparable(row, metric: str) -> str | None:
     if row["status_run"] != "ok":
         return f"status ok vs {row['status_run']}"
     dev_base = (row.get("device_base", row.get("device")), row.get("device_name_base"))
     dev_run = (row.get("device_run", row.get("device")), row.get("device_name_run"))
     if any(not isinstance(v, str) or not v for v in (*dev_base, *dev_run)) or dev_base != dev_run:
         return f"different device: {' / '.join(map(str, dev_base))} vs {' / '.join(map(str, dev_run))}"
+    threads = (_number(row.get("cpu_threads_base")), _number(row.get("cpu_threads_run")))
+    if metric == "latency_ms_median" and dev_run[0] == "cpu" and not np.isnan(threads).any() and threads[0] != threads[1]:
+        return f"timed with {threads[0]:.0f} vs {threads[1]:.0f} CPU threads (other work held cores in one run)"
     return None
 
 

@@ -52,6 +52,8 @@ level): noise alone rarely looks like growth."""
 CLEARLY_BETTER = 0.6
 """One shape beats the other when it leaves at most this fraction of the other's squared relative
 residual."""
+PASSES_AGREE = 1.25
+"""A cell whose timing passes lie within this factor of each other was not slowed by a burst."""
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,14 @@ def _columns(n: np.ndarray, third: np.ndarray) -> np.ndarray:
 
 
 def _fit(n: np.ndarray, u: np.ndarray, third: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-    """NNLS of ``u`` on the columns, relative errors: (fitted values, RMS relative residual,
+    """NNLS of ``u`` on the columns of one shape (:func:`_columns`)."""
+    return _fit_design(u, _columns(n, third))
+
+
+def _fit_design(u: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """NNLS of ``u`` on ``design``'s columns, relative errors: (fitted values, RMS relative residual,
     coefficients)."""
-    design = _columns(n, third)
-    coefficients = nnls_columns(design / u[:, None], np.ones((n.size, 1)))[:, 0]
+    coefficients = nnls_columns(design / u[:, None], np.ones((u.size, 1)))[:, 0]
     fitted = design @ coefficients
     relative = u / np.where(fitted > 0, fitted, np.inf) - 1.0
     return fitted, float(np.sqrt(np.mean(relative ** 2))), coefficients
@@ -124,13 +130,28 @@ def _without(n: np.ndarray, u: np.ndarray, i: int) -> tuple[float, float]:
     return residual, float(coefficients @ np.array([nk.min() / n[i], 1.0, third]))
 
 
-def _burst(n: np.ndarray, u: np.ndarray) -> int | None:
-    """The one cell a load burst slowed down, if one stands out: the point whose removal lets a shape
-    fit best, when it lies above that fit by more than :data:`BURST` times the others' RMS residual."""
-    fits = [_without(n, u, i) for i in range(n.size)]
-    i = int(np.argmin([residual for residual, _ in fits]))
+def _burst(n: np.ndarray, u: np.ndarray, suspects: np.ndarray) -> int | None:
+    """The one cell a load burst slowed down, if one stands out: of the ``suspects``, the point whose
+    removal lets a shape fit best, when it lies above that fit by more than :data:`BURST` times the
+    others' RMS residual."""
+    fits = {i: _without(n, u, i) for i in np.flatnonzero(suspects)}
+    if not fits:
+        return None
+    i = min(fits, key=lambda j: fits[j][0])
     residual, predicted = fits[i]
-    return i if predicted > 0 and u[i] / predicted - 1.0 > BURST * max(residual, 0.01) else None
+    return int(i) if predicted > 0 and u[i] / predicted - 1.0 > BURST * max(residual, 0.01) else None
+
+
+def may_be_bursts(passes) -> np.ndarray:
+    """Which cells a load burst may have slowed, from each cell's list of per-pass latencies: those
+    timed once, and those whose passes differ by more than :data:`PASSES_AGREE`. Passes are minutes
+    apart, so a burst slows one of them; a cell whose passes agree ran at its own speed, however far
+    it lies from the others."""
+    out = []
+    for times in passes:
+        times = [float(t) for t in times or [] if t is not None and np.isfinite(t) and t > 0]
+        out.append(len(times) < 2 or max(times) > PASSES_AGREE * min(times))
+    return np.asarray(out, dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -162,8 +183,8 @@ class _Shapes:
         return self.stepped ** 2 <= CLEARLY_BETTER * self.growth ** 2
 
 
-def _shapes(n: np.ndarray, u: np.ndarray) -> _Shapes:
-    burst = _burst(n, u)
+def _shapes(n: np.ndarray, u: np.ndarray, suspects: np.ndarray) -> _Shapes:
+    burst = _burst(n, u, suspects)
     if burst is not None:
         n, u = np.delete(n, burst), np.delete(u, burst)
     share, growth = _growth(n, u)
@@ -172,13 +193,22 @@ def _shapes(n: np.ndarray, u: np.ndarray) -> _Shapes:
     return _Shapes(share, growth, stepped, flat, step, int(n.size))
 
 
-def read_latency(tokens, latency) -> LatencyReading:
-    """The verdict on latency ``latency`` (any unit) measured at ``tokens`` (distinct, any order)."""
-    order = np.argsort(np.asarray(tokens, dtype=float), kind="stable")
-    n = np.asarray(tokens, dtype=float)[order]
-    t = np.asarray(latency, dtype=float)[order]
-    keep = np.isfinite(t) & (t > 0) & (n > 0)
-    n, t = n[keep], t[keep]
+def _sorted(tokens, latency, suspects, *more) -> list[np.ndarray]:
+    """The arrays in order of tokens, cells without a positive latency (or ``more`` value) left out;
+    ``suspects`` None: any cell may be a burst."""
+    n = np.asarray(tokens, dtype=float)
+    suspects = np.ones(n.size, dtype=bool) if suspects is None else np.asarray(suspects, dtype=bool)
+    arrays = [n, np.asarray(latency, dtype=float), suspects, *(np.asarray(m, dtype=float) for m in more)]
+    order = np.argsort(n, kind="stable")
+    arrays = [a[order] for a in arrays]
+    keep = (arrays[0] > 0) & np.all([np.isfinite(a) & (a > 0) for a in arrays[:2] + arrays[3:]], axis=0)
+    return [a[keep] for a in arrays]
+
+
+def read_latency(tokens, latency, suspects=None) -> LatencyReading:
+    """The verdict on latency ``latency`` (any unit) measured at ``tokens`` (distinct, any order);
+    ``suspects`` marks the cells a load burst may have slowed (:func:`may_be_bursts`; None: any)."""
+    n, t, suspects = _sorted(tokens, latency, suspects)
     sizes = int(np.unique(n).size)
     span = float(n.max() / n.min()) if sizes else 0.0
     if sizes < MIN_SIZES or span < MIN_SPAN:
@@ -187,7 +217,7 @@ def read_latency(tokens, latency) -> LatencyReading:
                               None, None, None, None, None)
     u = t / n
     change = float(u[-1] / u[0])
-    shapes = _shapes(n, u)
+    shapes = _shapes(n, u, suspects)
     share, step = shapes.share, shapes.step
     reading = dict(growth_share=share, step=None, per_token_change=change, residual_growth=shapes.growth,
                    residual_step=shapes.stepped)
@@ -197,7 +227,7 @@ def read_latency(tokens, latency) -> LatencyReading:
                                         f"(a fit gives it {share:.0%} of the time at the largest size; a quadratic "
                                         f"needs {GROWTH_SHARE:.0%} and more than noise)", **reading)
     if shapes.grows():
-        if not _shapes(n[:-1], u[:-1]).significant():
+        if not _shapes(n[:-1], u[:-1], suspects[:-1]).significant():
             return LatencyReading("inconclusive", f"{trend}, but only the largest size shows growth rather than a "
                                                   f"step (a slow last cell?); measure a larger size", **reading)
         return LatencyReading("quadratic", f"{trend}: it keeps growing with N, {share:.0%} of the time at the "
@@ -211,3 +241,37 @@ def read_latency(tokens, latency) -> LatencyReading:
     return LatencyReading("inconclusive", f"{trend}; growth in proportion to N ({share:.0%} of the time at the "
                                           f"largest size) and a step of x{step.factor:.2f} that levels off fit "
                                           f"about equally well; measure more sizes or passes", **reading)
+
+
+@dataclass(frozen=True)
+class WorkReading:
+    """Does time per token grow as the exact work per token does?"""
+
+    follows: bool
+    time_change: float      # time per token, largest size over smallest (a burst left out)
+    work_change: float      # counted work per token, the same
+    residual_work: float    # RMS relative residual of time = overhead + rate x work
+    residual_flat: float    # ... of a flat time per token
+    residual_step: float    # ... of the best step that levels off
+
+
+def follows_work(tokens, latency, work, suspects=None) -> WorkReading | None:
+    """Read time per token against the counted work per token ``work / tokens`` (exact MACs or bytes
+    of each cell): it *follows* the work when ``u = a/N + r * w(N)``, a fixed overhead plus one rate
+    over the exact work, fits clearly better than a flat time per token (the same two coefficients,
+    at most :data:`CLEARLY_BETTER` of its squared residual) and no worse than any step that levels
+    off (which has two more). The counts fix the shape, so the time only has to confirm it: a
+    growth of the work per token of 30% stands out of 10% noise, where a free fit of growth (one
+    more coefficient, the shape its own) cannot tell it from a step. None with too few sizes."""
+    n, t, suspects, w = _sorted(tokens, latency, suspects, work)
+    if np.unique(n).size < MIN_SIZES or n.max() / n.min() < MIN_SPAN:
+        return None
+    u, v = t / n, w / n
+    burst = _burst(n, u, suspects)
+    if burst is not None:
+        n, u, v = np.delete(n, burst), np.delete(u, burst), np.delete(v, burst)
+    _, worked, _ = _fit_design(u, np.stack([n.min() / n, v / v.max()], axis=1))
+    _, flat, _ = _fit(n, u, np.zeros_like(n))
+    _, stepped = _best_step(n, u)
+    follows = worked ** 2 <= CLEARLY_BETTER * flat ** 2 and worked <= stepped
+    return WorkReading(bool(follows), float(u[-1] / u[0]), float(v[-1] / v[0]), worked, flat, stepped)

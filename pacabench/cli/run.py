@@ -44,6 +44,9 @@ def run(
         None, "--device", help="auto | cpu | cuda; replaces the suite's devices."),
     dtype: Optional[str] = typer.Option(
         None, "--dtype", help="float32 | bfloat16 | float16 (autocast); replaces the suite's dtypes."),
+    threads: Optional[str] = typer.Option(
+        None, "--threads", help="auto | N: CPU threads every CPU cell times with (auto: the cores other work "
+                                "leaves idle when the run starts); replaces the suite's threads."),
     out: Optional[Path] = typer.Option(
         None, "--out", help="Results folder. Default: results/<YYYYmmdd-HHMMSS>_<suite>/."),
     resume: Optional[Path] = typer.Option(
@@ -81,13 +84,19 @@ def run(
         raise fail("--out: not with --resume; the resumed folder is where results go")
     if resume is not None and not resume.is_dir():
         raise fail(f"--resume: {resume} is not a results folder; pass the folder of an earlier run")
-    from pacabench.runner.suite import override_problem
+    from pacabench.runner.suite import override_problem, threads_value
 
-    for what, value in (("device", device), ("dtype", dtype)):
+    for what, value, kept in (("device", device, "devices"), ("dtype", dtype, "dtypes"), ("threads", threads, "threads")):
         if value is not None and resume is not None:
-            raise fail(f"--{what}: not with --resume; a resumed run keeps the {what}s it was started with")
+            raise fail(f"--{what}: not with --resume; a resumed run keeps the {kept} it was started with")
+    for what, value in (("device", device), ("dtype", dtype)):
         if value is not None and override_problem(what, value):
             raise fail(f"--{override_problem(what, value)}")
+    if threads is not None:
+        try:
+            threads = threads_value(threads)
+        except ValueError as exc:
+            raise fail(f"--threads: {exc}") from None
     require_positive("--cpus-per-cell", cpus_per_cell)
     from pacabench.runner.cells import missing_cuda  # after the argument checks: they answer without torch
     from pacabench.runner.executor import ExecutorError, make_executor
@@ -97,6 +106,8 @@ def run(
         suite = str(resume / SUITE_NAME) if resume is not None else DEFAULT_SUITE
     loaded = _load(suite)
     overrides = {key: [value] for key, value in (("devices", device), ("dtypes", dtype)) if value}
+    if threads is not None:
+        overrides["threads"] = threads
     if overrides:
         loaded = loaded.with_overrides(**overrides)
     if missing_cuda(loaded):

@@ -63,7 +63,7 @@ def render(analysis: RunAnalysis, write_plots_to: Path) -> str:
         metric_titles={m: METRICS[m][0] for m in METRICS},
         models=models[:MAX_TABLE_ROWS], total_models=len(models), failures=[str(f) for f in analysis.failures],
         expectations=analysis.expectations, expectation_count=len(expectation_items(analysis.expectations)),
-        load_note=load_note(df, run.env.get("cpu_count") if isinstance(run.env, dict) else None),
+        load_note=load_note(df, run.env),
         headlines=analysis.headlines, crossovers=analysis.crossovers.to_dict("records"),
         plots=[{"title": p.title, "caption": p.caption, "src": _data_uri(p.path)} for p in plots],
         released=analysis.released.to_dict("records"),
@@ -79,27 +79,38 @@ LOADED_RATE = 0.7
 """A timed cell whose matmul probe ran below this fraction of the run's best rate shared the machine."""
 
 
-def load_note(df: pd.DataFrame, cores) -> str:
-    """A sentence when the run's timed cells were measured under load (empty when not, or not known):
-    a matmul probe well below the run's best, or a load average above the cores the run had (its own
-    threads count one core each)."""
-    if "matmul_gflops_before" not in df.columns:
+def load_note(df: pd.DataFrame, env) -> str:
+    """Sentences when the run's timed cells were measured under load (empty when not, or not known):
+    other work held CPUs when the run started, so its CPU cells timed with fewer threads than there
+    are CPUs (env.json's ``cpu_threads``); a matmul probe well below the run's best; a load average
+    above the cores the run had (its own threads count one core each)."""
+    env = env if isinstance(env, dict) else {}
+    cores, threads, why = env.get("cpu_count"), env.get("cpu_threads"), env.get("cpu_threads_why")
+    notes = []
+    if _whole(cores) and _whole(threads) and threads < cores and isinstance(why, str) and "idle" in why:
+        notes.append(f"Other work held CPU time when the run started ({why}), so every CPU cell timed with "
+                     f"{threads} of {cores} threads, on the cores it left free.")
+    rates = (df[["matmul_gflops_before", "matmul_gflops_after"]].astype(float).min(axis=1).dropna()
+             if "matmul_gflops_before" in df.columns else pd.Series(dtype=float))
+    if not rates.empty:
+        best = float(rates.max())
+        load = df["load_avg_1m"].astype(float).reindex(rates.index) if "load_avg_1m" in df.columns else None
+        loaded = rates < LOADED_RATE * best
+        if _whole(cores) and load is not None:
+            loaded |= load > cores + 0.5
+        if loaded.any():
+            load = load.max() if load is not None else float("nan")
+            notes.append(f"{int(loaded.sum())} of {len(rates)} timed cells ran while the device's matmul rate was "
+                         f"below {LOADED_RATE:.0%} of the best this run saw ({rates.min():.0f} against {best:.0f} "
+                         f"GFLOP/s) or the 1-minute load average was above the {cores} cores (up to {load:.1f}).")
+    if not notes:
         return ""
-    rates = df[["matmul_gflops_before", "matmul_gflops_after"]].astype(float).min(axis=1).dropna()
-    if rates.empty:
-        return ""
-    best = float(rates.max())
-    load = df["load_avg_1m"].astype(float).reindex(rates.index) if "load_avg_1m" in df.columns else None
-    loaded = rates < LOADED_RATE * best
-    if isinstance(cores, int) and load is not None:
-        loaded |= load > cores + 0.5
-    if not loaded.any():
-        return ""
-    load = load.max() if load is not None else float("nan")
-    return (f"{int(loaded.sum())} of {len(rates)} timed cells ran while the device's matmul rate was below "
-            f"{LOADED_RATE:.0%} of the best this run saw ({rates.min():.0f} against {best:.0f} GFLOP/s) or the "
-            f"1-minute load average was above the {cores} cores (up to {load:.1f}). Latency verdicts read time per token and name steps, "
-            f"so they hold under load; absolute times and rates do not.")
+    return " ".join(notes) + (" Latency verdicts read time per token and name steps, so they hold under load; "
+                              "absolute times and rates do not.")
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _data_uri(path: Path) -> str:

@@ -364,6 +364,11 @@ def override_problem(field: str, value: str) -> str | None:
         return f"{field}: {value!r} is not a {field}; use {', '.join(choices[:-1])} or {choices[-1]}"
     return None
 
+def threads_value(text: str) -> str | int:
+    """``--threads TEXT`` as the suite's ``threads`` takes it; ValueError (the problem, one line) if none."""
+    return _threads(int(text) if text.strip().isdigit() else text)
+
+
 def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite file; raise SuiteError listing every problem, one per line."""
     path = Path(path)
