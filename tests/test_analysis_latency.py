@@ -1,13 +1,15 @@
 """The latency verdict on simulated series with known truth: a cache step that levels off is linear
 and named, growth in proportion to N is quadratic, one slow last cell is no growth, and how often each
 verdict is right under 5-20% noise and load bursts (the README's table) stays where it is documented."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from pacabench.analysis.latency import read_latency
+from pacabench.analysis.latency import may_be_bursts, read_latency
 from pacabench.analysis.scaling import scaling_table
-from simulated_latency import OPERATOR_TOKENS, TRUTHS, hit_rates
+from simulated_latency import COUNTED_TRUTHS, OPERATOR_TOKENS, TRUTHS, counted_hit_rates, hit_rates
 
 N = np.array(OPERATOR_TOKENS, dtype=float)
 
@@ -60,6 +62,15 @@ FLOORS = {
     ("N² dominates (90%)", 0.20): (0.75, 0.08),
     ("hidden N² term, 30%", 0.05): (0.20, 0.35),
 }
+# The same for the reading against the counts (a backbone at the sweep's sizes, 80 trials of seed 0).
+COUNTED_FLOORS = {
+    ("time follows counts with an N² term of 30%", 0.05): (0.65, 0.35),
+    ("time follows counts with an N² term of 50%", 0.05): (0.85, 0.12),
+    ("time follows counts with an N² term of 50%", 0.10): (0.65, 0.30),
+    ("linear time, counts with an N² term of 30%", 0.05): (0.95, 0.04),
+    ("linear time, counts with an N² term of 30%", 0.20): (0.85, 0.12),
+    ("linear time with a cache step, counts with an N² term of 30%", 0.10): (0.90, 0.05),
+}
 
 
 @pytest.mark.parametrize(("truth", "noise"), FLOORS, ids=lambda value: str(value))
@@ -107,3 +118,53 @@ def test_growing_latency_over_quadratic_work_confirms_it_and_bytes_can_carry_the
     assert table.loc["bytes_written", "verdict"] == table.loc["latency_ms_median", "verdict"] == "quadratic"
     assert "it confirms the N² term of the counts (100% of the bytes written at 1280 px)" in table.loc[
         "latency_ms_median", "reason"]
+
+
+@pytest.mark.parametrize(("truth", "noise"), COUNTED_FLOORS, ids=lambda value: str(value))
+def test_hit_rates_read_against_counts(truth, noise):
+    truth = next(t for t in COUNTED_TRUTHS if t.name == truth)
+    rates = counted_hit_rates(truth, noise, trials=80)
+    right, wrong = rates[truth.verdict], 1 - rates[truth.verdict] - rates["inconclusive"]
+    least_right, most_wrong = COUNTED_FLOORS[truth.name, noise]
+    assert right >= least_right and wrong <= most_wrong, dict(rates)
+
+
+# PVTv2-b1 from 224 to 896 px on one core of a 2-core CPU with the other core busy (the benchmark's
+# loaded run): time per token rises x1.45 where the exact GMACs per token rise x1.54.
+PVT_TOKENS = np.array([3136, 4096, 5184, 6400, 7744, 12544, 18496, 28224, 50176])
+PVT_GMACS = np.array([2.120272384, 2.799652864, 3.586886144, 4.488448, 5.511576064, 9.394161664, 14.704536064,
+                      24.566004224, 52.208840704])
+PVT_PASSES = [[130.4, 136.8], [176.2, 167.3], [235.5, 224.6], [270.8, 281.9], [315.0, 345.6], [567.0, 454.6],
+              [942.7, 958.3], [1439.9, 1439.3], [3018.3, 3186.3]]
+
+
+def _pvt(passes):
+    rows = _series("pvt_v2_b1", PVT_TOKENS, [float(np.median(p)) for p in passes], PVT_GMACS)
+    rows["latency_passes_ms"] = [json.dumps(p) for p in passes]
+    return scaling_table(rows, metrics=("gmacs", "latency_ms_median")).set_index("metric").loc["latency_ms_median"]
+
+
+def test_time_that_grows_as_the_counted_work_does_confirms_a_modest_n2_term():
+    assert read_latency(PVT_TOKENS, [np.median(p) for p in PVT_PASSES], may_be_bursts(PVT_PASSES)).verdict == "inconclusive"
+    latency = _pvt(PVT_PASSES)
+    assert latency["verdict"] == "quadratic"
+    assert latency["reason"].startswith(
+        "quadratic: time per token grows as the counted work per token does (x1.45 against x1.54 from 224 px to "
+        "896 px): the exact GMACs at one rate plus a fixed overhead fit it clearly better than a flat time per "
+        "token, and no step that levels off fits better; it confirms the N² term of the counts (37% of the GMACs "
+        "at 896 px); time alone: ")
+
+
+def test_a_cell_whose_passes_agree_is_no_burst_and_one_whose_passes_differ_may_be():
+    assert may_be_bursts([[1.0], [1.0, 1.2], [1.0, 1.3], [], [2.0, None, 1.9]]).tolist() == [True, False, True, True, False]
+    # the same 896 px median from two passes that disagree: it may be a burst, is left out, and then
+    # nothing confirms the growth
+    differ = [*PVT_PASSES[:-1], [2600.0, 3604.6]]
+    assert np.median(differ[-1]) == pytest.approx(np.median(PVT_PASSES[-1]))
+    assert _pvt(differ)["verdict"] != "quadratic"
+
+
+def test_flat_time_over_quadratic_counts_is_linear_and_says_so():
+    latency = _pvt([[t] for t in 0.0425 * PVT_TOKENS])  # 42.5 us a token at every size
+    assert latency["verdict"] == "linear"
+    assert "; the time does not show the N² term of the counts (37% of the GMACs at 896 px) at these sizes" in latency["reason"]

@@ -21,6 +21,12 @@ from pacabench.cli import app
     (["run", "ci_smoke", "--device", "gpu"], "error: --device: 'gpu' is not a device; use auto, cpu or cuda"),
     (["run", "--resume", ".", "--dtype", "bfloat16"],
      "error: --dtype: not with --resume; a resumed run keeps the dtypes it was started with"),
+    (["run", "ci_smoke", "--threads", "0"],
+     "error: --threads: 0 is no thread count; write auto (the cores other work leaves idle) or a whole number >= 1"),
+    (["run", "ci_smoke", "--threads", "many"],
+     "error: --threads: 'many' is no thread count; write auto (the cores other work leaves idle) or a whole number >= 1"),
+    (["run", "--resume", ".", "--threads", "2"],
+     "error: --threads: not with --resume; a resumed run keeps the threads it was started with"),
 ])
 def test_bad_option_is_one_line_exit_2(args, message):
     result = CliRunner().invoke(app, args)

@@ -86,18 +86,19 @@ def test_failed_cell_is_an_error_row_and_resume_reruns_only_it(tmp_path, monkeyp
     assert len(pd.read_csv(tmp_path / "results.csv")) == 3
 
 
-def test_dtype_and_device_overrides_are_kept_for_resume(tmp_path):
+def test_dtype_device_and_threads_overrides_are_kept_for_resume(tmp_path):
     (tmp_path / "tiny.yaml").write_text("name: tiny\ntargets:\n  - operator: paca\n  - operator: vit\n"
                                         "resolutions: [32, 64]\nmetrics: [flops, latency]\nwarmup: 1\n"
                                         "repeats: 2\nmin_time_s: 0.01\n")
     out = tmp_path / "out"
     args = ["run", str(tmp_path / "tiny.yaml"), "--out", str(out), "--quiet", "--no-report"]
-    first = CliRunner().invoke(app, [*args, "--dtype", "bfloat16", "--device", "cpu"])
+    first = CliRunner().invoke(app, [*args, "--dtype", "bfloat16", "--device", "cpu", "--threads", "1"])
     assert first.exit_code == 0, first.output
     df = pd.read_csv(out / "results.csv")
     assert list(df["dtype"]) == ["bfloat16"] * 4 and list(df["device"]) == ["cpu"] * 4
+    assert list(df["cpu_threads"]) == [1] * 4  # what torch ran each cell's process with
     as_run = parse_suite((out / "suite.yaml").read_text())
-    assert as_run.dtypes == ["bfloat16"] and as_run.devices == ["cpu"]
+    assert as_run.dtypes == ["bfloat16"] and as_run.devices == ["cpu"] and as_run.threads == 1
     again = CliRunner().invoke(app, ["run", "--resume", str(out)])
     assert again.exit_code == 0, again.output
     assert "4 cells (none run; 4 already done)" in again.stdout

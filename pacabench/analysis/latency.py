@@ -11,7 +11,8 @@ from linear work on a machine that slowed down once. This module reads time per 
   sizes (at least two sizes on each side) and stays there.
 
 Both are fitted by non-negative least squares on relative errors, to the same points: one cell that
-a load burst slowed down (:func:`_burst`) is left out of both. The verdict on the time alone:
+a load burst slowed down (:func:`_burst`; only a cell timed once or whose timing passes differ,
+:func:`may_be_bursts`) is left out of both. The verdict on the time alone:
 
 - ``quadratic`` when growth carries at least :data:`GROWTH_SHARE` of the time at the largest size,
   is more than noise (an F test against a flat time per token), fits clearly better than any step
@@ -24,7 +25,8 @@ a load burst slowed down (:func:`_burst`) is left out of both. The verdict on th
   :data:`MIN_SPAN` x in tokens, or growth and a step that explain the data about equally well.
 
 :func:`pacabench.analysis.scaling.latency_scaling` then reads that against the exact counts (growth
-over linear work is the machine's) and adds the achieved GMAC/s. How often each verdict of the time
+over linear work is the machine's; time that grows as the exact work per token does confirms an N^2
+term, :func:`follows_work`) and adds the achieved GMAC/s. How often each verdict of the time
 alone is right on simulated data with known truth (cache steps, hidden N^2 terms of 10% and 30%,
 5-20% noise, load bursts) is measured by ``tests/simulated_latency.py`` and written in the README.
 """
@@ -259,10 +261,10 @@ def follows_work(tokens, latency, work, suspects=None) -> WorkReading | None:
     """Read time per token against the counted work per token ``work / tokens`` (exact MACs or bytes
     of each cell): it *follows* the work when ``u = a/N + r * w(N)``, a fixed overhead plus one rate
     over the exact work, fits clearly better than a flat time per token (the same two coefficients,
-    at most :data:`CLEARLY_BETTER` of its squared residual) and no worse than any step that levels
-    off (which has two more). The counts fix the shape, so the time only has to confirm it: a
-    growth of the work per token of 30% stands out of 10% noise, where a free fit of growth (one
-    more coefficient, the shape its own) cannot tell it from a step. None with too few sizes."""
+    at most :data:`CLEARLY_BETTER` of its squared residual) and no step that levels off fits better
+    by more than its two extra coefficients buy. The counts fix the shape, so the time only has to
+    confirm it, with one coefficient fewer than a free fit of growth; the README gives how often it
+    is right on simulated series. None with too few sizes."""
     n, t, suspects, w = _sorted(tokens, latency, suspects, work)
     if np.unique(n).size < MIN_SIZES or n.max() / n.min() < MIN_SPAN:
         return None
@@ -273,5 +275,7 @@ def follows_work(tokens, latency, work, suspects=None) -> WorkReading | None:
     _, worked, _ = _fit_design(u, np.stack([n.min() / n, v / v.max()], axis=1))
     _, flat, _ = _fit(n, u, np.zeros_like(n))
     _, stepped = _best_step(n, u)
-    follows = worked ** 2 <= CLEARLY_BETTER * flat ** 2 and worked <= stepped
+    # a step has two coefficients more (its height and where it is): it must fit better by more than
+    # they buy from noise (Akaike's criterion: a factor exp(2 * 2 / n) on the squared residual)
+    follows = worked ** 2 <= CLEARLY_BETTER * flat ** 2 and worked ** 2 <= np.exp(4 / n.size) * stepped ** 2
     return WorkReading(bool(follows), float(u[-1] / u[0]), float(v[-1] / v[0]), worked, flat, stepped)
