@@ -1,12 +1,13 @@
 """The default sweep twice on this machine: quiet, then with another process keeping one core busy.
 
-    pytest benchmarks/bench_sweep_under_load.py -s --benchmark-disable     # about 15 minutes on 2 cores
+    pytest benchmarks/bench_sweep_under_load.py -s --benchmark-disable     # about 18 minutes on 2 cores
 
 What must hold in both runs (issue 22): every series of ``resolution_sweep`` has latency at 5 or more
 sizes spanning at least 4x in tokens and a peak memory (measured, or the exact prediction) at every
 size; every expectation of the suite (GMACs, latency, memory) is met; the two runs give the same
-latency verdict for every series; the loaded run takes at most 10 minutes. Each run times with the
-cores the busy process leaves idle (env.json says how many and why). The busy process is a
+latency verdict for every series; the loaded run takes at most 10 minutes. The suite times on one
+thread, so the busy process leaves it a core of its own (env.json says how many threads and why).
+The busy process is a
 bounded Python loop started and stopped here (it also ends by itself after 20 minutes). Each run's
 verdict table is printed, for the README and the notes.
 """
