@@ -42,6 +42,10 @@ def ended(pid: int) -> bool:
         return True
 
 
+def _terminal_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def hanging_run(tmp_path):
     """``pacabench run`` of SUITE in a subprocess, handed over once the 32 px row is written and the
@@ -54,7 +58,9 @@ def hanging_run(tmp_path):
         [sys.executable, str(TESTS / "stand_in_cli.py"), "run", str(suite), "--out", str(out),
          "--executor", "stand_in", "--no-report"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-        start_new_session=True)  # its own process group, as a command typed in a terminal has
+        # its own process group and Ctrl-C's default action, as a command typed in a terminal has
+        # (a shell without job control starts background commands, this pytest too, ignoring SIGINT)
+        start_new_session=True, preexec_fn=_terminal_signals)
     try:
         wait_for(pid_file.exists, "hanging cell", process)
         assert len(read_rows(out)) == 1
