@@ -60,22 +60,33 @@ def simulate(truth: Truth, noise: float, rng: np.random.Generator, tokens=OPERAT
     return t
 
 
+def _fractions(verdicts: list[str]) -> Counter:
+    return Counter({verdict: count / len(verdicts) for verdict, count in Counter(verdicts).items()})
+
+
 def hit_rates(truth: Truth, noise: float, trials: int = 400, seed: int = 0, tokens=OPERATOR_TOKENS) -> Counter:
     """Verdict -> fraction of ``trials`` simulated series."""
     rng = np.random.default_rng(seed)
-    verdicts = Counter(read_latency(tokens, simulate(truth, noise, rng, tokens)).verdict for _ in range(trials))
-    return Counter({verdict: count / trials for verdict, count in verdicts.items()})
+    return _fractions([read_latency(tokens, simulate(truth, noise, rng, tokens)).verdict for _ in range(trials)])
+
+
+def right_and_wrong(truth, rates: Counter) -> tuple[float, float]:
+    """The fractions of series read right and read wrong (neither right nor inconclusive)."""
+    return rates[truth.verdict], 1 - rates[truth.verdict] - rates["inconclusive"]
+
+
+def _markdown(truths, rates_of, trials: int) -> str:
+    lines = ["| truth | noise | right | wrong | inconclusive |", "|---|---:|---:|---:|---:|"]
+    for truth in truths:
+        for noise in NOISES:
+            rates = rates_of(truth, noise, trials)
+            right, wrong = right_and_wrong(truth, rates)
+            lines.append(f"| {truth.name} | {noise:.0%} | {right:.0%} | {wrong:.0%} | {rates['inconclusive']:.0%} |")
+    return "\n".join(lines)
 
 
 def table(trials: int = 400) -> str:
-    lines = ["| truth | noise | right | wrong | inconclusive |", "|---|---:|---:|---:|---:|"]
-    for truth in TRUTHS:
-        for noise in NOISES:
-            rates = hit_rates(truth, noise, trials)
-            wrong = 1 - rates[truth.verdict] - rates["inconclusive"]
-            lines.append(f"| {truth.name} | {noise:.0%} | {rates[truth.verdict]:.0%} | {wrong:.0%} | "
-                         f"{rates['inconclusive']:.0%} |")
-    return "\n".join(lines)
+    return _markdown(TRUTHS, hit_rates, trials)
 
 
 @dataclass(frozen=True)
@@ -124,19 +135,11 @@ def against_counts(tokens, gmacs, latency) -> str:
 
 def counted_hit_rates(truth: CountedTruth, noise: float, trials: int = 400, seed: int = 0) -> Counter:
     rng = np.random.default_rng(seed)
-    verdicts = Counter(against_counts(BACKBONE_TOKENS, *simulate_counted(truth, noise, rng)) for _ in range(trials))
-    return Counter({verdict: count / trials for verdict, count in verdicts.items()})
+    return _fractions([against_counts(BACKBONE_TOKENS, *simulate_counted(truth, noise, rng)) for _ in range(trials)])
 
 
 def counted_table(trials: int = 400) -> str:
-    lines = ["| truth | noise | right | wrong | inconclusive |", "|---|---:|---:|---:|---:|"]
-    for truth in COUNTED_TRUTHS:
-        for noise in NOISES:
-            rates = counted_hit_rates(truth, noise, trials)
-            wrong = 1 - rates[truth.verdict] - rates["inconclusive"]
-            lines.append(f"| {truth.name} | {noise:.0%} | {rates[truth.verdict]:.0%} | {wrong:.0%} | "
-                         f"{rates['inconclusive']:.0%} |")
-    return "\n".join(lines)
+    return _markdown(COUNTED_TRUTHS, counted_hit_rates, trials)
 
 
 if __name__ == "__main__":

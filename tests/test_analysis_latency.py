@@ -9,7 +9,8 @@ import pytest
 
 from pacabench.analysis.latency import may_be_bursts, read_latency
 from pacabench.analysis.scaling import scaling_table
-from simulated_latency import COUNTED_TRUTHS, OPERATOR_TOKENS, TRUTHS, counted_hit_rates, hit_rates
+from simulated_latency import (COUNTED_TRUTHS, OPERATOR_TOKENS, TRUTHS, counted_hit_rates, hit_rates,
+                               right_and_wrong)
 
 N = np.array(OPERATOR_TOKENS, dtype=float)
 
@@ -73,13 +74,17 @@ COUNTED_FLOORS = {
 }
 
 
+def _meets_floor(truths, rates_of, floors, name, noise):
+    truth = next(t for t in truths if t.name == name)
+    rates = rates_of(truth, noise, trials=80)
+    right, wrong = right_and_wrong(truth, rates)
+    least_right, most_wrong = floors[name, noise]
+    assert right >= least_right and wrong <= most_wrong, dict(rates)
+
+
 @pytest.mark.parametrize(("truth", "noise"), FLOORS, ids=lambda value: str(value))
 def test_hit_rates_on_simulated_series(truth, noise):
-    truth = next(t for t in TRUTHS if t.name == truth)
-    rates = hit_rates(truth, noise, trials=80)
-    right, wrong = rates[truth.verdict], 1 - rates[truth.verdict] - rates["inconclusive"]
-    least_right, most_wrong = FLOORS[truth.name, noise]
-    assert right >= least_right and wrong <= most_wrong, dict(rates)
+    _meets_floor(TRUTHS, hit_rates, FLOORS, truth, noise)
 
 
 def _series(label, tokens, latency, gmacs, bytes_written=None):
@@ -122,11 +127,7 @@ def test_growing_latency_over_quadratic_work_confirms_it_and_bytes_can_carry_the
 
 @pytest.mark.parametrize(("truth", "noise"), COUNTED_FLOORS, ids=lambda value: str(value))
 def test_hit_rates_read_against_counts(truth, noise):
-    truth = next(t for t in COUNTED_TRUTHS if t.name == truth)
-    rates = counted_hit_rates(truth, noise, trials=80)
-    right, wrong = rates[truth.verdict], 1 - rates[truth.verdict] - rates["inconclusive"]
-    least_right, most_wrong = COUNTED_FLOORS[truth.name, noise]
-    assert right >= least_right and wrong <= most_wrong, dict(rates)
+    _meets_floor(COUNTED_TRUTHS, counted_hit_rates, COUNTED_FLOORS, truth, noise)
 
 
 # PVTv2-b1 from 224 to 896 px on one core of a 2-core CPU with the other core busy (the benchmark's

@@ -144,6 +144,19 @@ def _burst(n: np.ndarray, u: np.ndarray, suspects: np.ndarray) -> int | None:
     return int(i) if predicted > 0 and u[i] / predicted - 1.0 > BURST * max(residual, 0.01) else None
 
 
+def _without_burst(n: np.ndarray, u: np.ndarray, suspects: np.ndarray, *more: np.ndarray) -> list[np.ndarray]:
+    """``n``, ``u`` and ``more`` without the one cell a load burst slowed down, if one stands out."""
+    burst = _burst(n, u, suspects)
+    arrays = [n, u, *more]
+    return arrays if burst is None else [np.delete(a, burst) for a in arrays]
+
+
+def _sizes_and_span(n: np.ndarray) -> tuple[int, float]:
+    """Distinct sizes, and largest over smallest token count."""
+    sizes = int(np.unique(n).size)
+    return sizes, float(n.max() / n.min()) if sizes else 0.0
+
+
 def may_be_bursts(passes) -> np.ndarray:
     """Which cells a load burst may have slowed, from each cell's list of per-pass latencies: those
     timed once, and those whose passes differ by more than :data:`PASSES_AGREE`. Passes are minutes
@@ -151,7 +164,7 @@ def may_be_bursts(passes) -> np.ndarray:
     it lies from the others."""
     out = []
     for times in passes:
-        times = [float(t) for t in times or [] if t is not None and np.isfinite(t) and t > 0]
+        times = [float(t) for t in times or [] if isinstance(t, (int, float)) and np.isfinite(t) and t > 0]
         out.append(len(times) < 2 or max(times) > PASSES_AGREE * min(times))
     return np.asarray(out, dtype=bool)
 
@@ -186,9 +199,7 @@ class _Shapes:
 
 
 def _shapes(n: np.ndarray, u: np.ndarray, suspects: np.ndarray) -> _Shapes:
-    burst = _burst(n, u, suspects)
-    if burst is not None:
-        n, u = np.delete(n, burst), np.delete(u, burst)
+    n, u = _without_burst(n, u, suspects)
     share, growth = _growth(n, u)
     step, stepped = _best_step(n, u)
     _, flat, _ = _fit(n, u, np.zeros_like(n))
@@ -211,8 +222,7 @@ def read_latency(tokens, latency, suspects=None) -> LatencyReading:
     """The verdict on latency ``latency`` (any unit) measured at ``tokens`` (distinct, any order);
     ``suspects`` marks the cells a load burst may have slowed (:func:`may_be_bursts`; None: any)."""
     n, t, suspects = _sorted(tokens, latency, suspects)
-    sizes = int(np.unique(n).size)
-    span = float(n.max() / n.min()) if sizes else 0.0
+    sizes, span = _sizes_and_span(n)
     if sizes < MIN_SIZES or span < MIN_SPAN:
         return LatencyReading("inconclusive", f"latency at {sizes} size(s) spanning x{span:.1f} in tokens; a verdict "
                                               f"needs {MIN_SIZES} spanning x{MIN_SPAN:g} or more",
@@ -266,12 +276,10 @@ def follows_work(tokens, latency, work, suspects=None) -> WorkReading | None:
     confirm it, with one coefficient fewer than a free fit of growth; the README gives how often it
     is right on simulated series. None with too few sizes."""
     n, t, suspects, w = _sorted(tokens, latency, suspects, work)
-    if np.unique(n).size < MIN_SIZES or n.max() / n.min() < MIN_SPAN:
+    sizes, span = _sizes_and_span(n)
+    if sizes < MIN_SIZES or span < MIN_SPAN:
         return None
-    u, v = t / n, w / n
-    burst = _burst(n, u, suspects)
-    if burst is not None:
-        n, u, v = np.delete(n, burst), np.delete(u, burst), np.delete(v, burst)
+    n, u, v = _without_burst(n, t / n, suspects, w / n)
     _, worked, _ = _fit_design(u, np.stack([n.min() / n, v / v.max()], axis=1))
     _, flat, _ = _fit(n, u, np.zeros_like(n))
     _, stepped = _best_step(n, u)

@@ -360,7 +360,7 @@ def _work_share(counted: dict[str, Scaling], tokens: float) -> tuple[float, str]
     return max(shares) if shares else None
 
 
-def _passes(part: pd.DataFrame) -> list[list[float]]:
+def _passes(part: pd.DataFrame) -> list[list]:
     """Each cell's per-pass latencies (``latency_passes_ms``, a JSON list); [] where not known."""
     out = []
     for text in part.get("latency_passes_ms", pd.Series([None] * len(part), index=part.index)):
@@ -368,7 +368,7 @@ def _passes(part: pd.DataFrame) -> list[list[float]]:
             values = json.loads(text) if isinstance(text, str) else []
         except ValueError:
             values = []
-        out.append([v for v in values if isinstance(v, (int, float))] if isinstance(values, list) else [])
+        out.append(values if isinstance(values, list) else [])
     return out
 
 

@@ -50,17 +50,21 @@ def matmul_gflops(device: torch.device, seconds: float = _PROBE_S) -> float:
     return 2 * _MATMUL_N**3 / statistics.median(samples) / 1e9
 
 
-def _cpu_times() -> tuple[int, int] | None:
-    """(total, steal) jiffies of all CPUs, or None where /proc/stat has no steal column."""
+def _proc_stat() -> dict[str, list[int]]:
+    """The eight CPU time columns of /proc/stat (user ... steal, in jiffies) per line: ``cpu`` for all
+    CPUs, ``cpu0``, ``cpu1``, ... for each; empty where unreadable, a line without steal left out."""
     try:
         with open("/proc/stat") as f:
-            fields = f.readline().split()
+            lines = [line.split() for line in f if line.startswith("cpu")]
     except OSError:
-        return None
-    if len(fields) < 9 or fields[0] != "cpu":
-        return None
-    values = [int(v) for v in fields[1:]]
-    return sum(values[:8]), values[7]
+        return {}
+    return {fields[0]: [int(v) for v in fields[1:9]] for fields in lines if len(fields) >= 9}
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(total, steal) jiffies of all CPUs, or None where /proc/stat has no steal column."""
+    values = _proc_stat().get("cpu")
+    return (sum(values), values[7]) if values else None
 
 
 @dataclass(frozen=True)
@@ -81,17 +85,8 @@ _SPARE = 0.2
 
 def _cpu_idle_jiffies(cpus: set[int]) -> dict[int, tuple[int, int]]:
     """(total, idle + iowait) jiffies per CPU in ``cpus``, from /proc/stat; empty where unreadable."""
-    try:
-        with open("/proc/stat") as f:
-            lines = [line.split() for line in f if line.startswith("cpu") and line[3:4].isdigit()]
-    except OSError:
-        return {}
-    out = {}
-    for fields in lines:
-        cpu, values = int(fields[0][3:]), [int(v) for v in fields[1:9]]
-        if cpu in cpus and len(values) == 8:
-            out[cpu] = (sum(values), values[3] + values[4])
-    return out
+    return {int(name[3:]): (sum(values), values[3] + values[4]) for name, values in _proc_stat().items()
+            if name[3:].isdigit() and int(name[3:]) in cpus}
 
 
 def free_cores(window_s: float = 0.5, most: int | None = None) -> CpuThreads:

@@ -412,7 +412,7 @@ class _Progress:
     def note(self, text: str) -> None:
         """A line about the whole run, before its cells."""
         if self._enabled:
-            (self._bar.console if self._bar is not None else self._console).print(printable(text), highlight=False, markup=False)
+            self._console.print(printable(text), highlight=False, markup=False)  # the bar's console too
 
     def more(self, cells: Sequence[Cell], what: str) -> None:
         """``cells`` more to run (a later timing pass), shown as ``what``."""
